@@ -1,0 +1,153 @@
+"""The Lambda asset, built locally (no Docker): runtime deps + the `canary` package.
+
+pip installs `requirements-lambda.txt` as manylinux aarch64 wheels for the
+Lambda's Python version into `.build/lambda-deps/<key>/`, keyed by a hash of
+the requirements, platform and Python version, so only the first synth on a
+machine downloads anything. Each bundle then copies that cache and `canary/`
+into the asset directory. Nothing else of the repository (sandbox, tests,
+infra) goes in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLATFORM = "manylinux2014_aarch64"
+PACKAGE = "canary"
+# The Lambda runtime ships boto3/botocore (and s3transfer); never bundle them.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+_PRUNE_DIRS = {"__pycache__", "tests", "test"}
+_BUNDLER_VERSION = "1"  # bump when the bundle layout changes
+
+
+class BundlingError(RuntimeError):
+    """When the Lambda's dependencies cannot be installed for the target platform."""
+
+
+def _sha256(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    shutil.copytree(
+        src, dst, dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns(*_PRUNE_DIRS, "*.pyc", "*.pyo"),
+    )
+
+
+def _prune(root: Path) -> None:
+    """Drop what the runtime provides or never imports."""
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(root / name, ignore_errors=True)
+        for info in root.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(info, ignore_errors=True)
+    shutil.rmtree(root / "bin", ignore_errors=True)  # console scripts (httpx CLI)
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _PRUNE_DIRS:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.suffix in (".pyc", ".pyo"):
+            path.unlink(missing_ok=True)
+
+
+@jsii.implements(ILocalBundling)
+class LocalPythonBundler:
+    """Bundles the canary for Lambda without Docker (CDK calls `try_bundle`)."""
+
+    def __init__(
+        self,
+        python_version: str,
+        *,
+        project_root: Path = PROJECT_ROOT,
+        cache_dir: Path | None = None,
+        requirements: Path | None = None,
+    ) -> None:
+        self.python_version = python_version
+        self.project_root = project_root
+        self.requirements = requirements or project_root / "requirements-lambda.txt"
+        self.cache_dir = cache_dir or project_root / ".build" / "lambda-deps"
+
+    @property
+    def deps_key(self) -> str:
+        return _sha256(
+            self.requirements.read_bytes(), PLATFORM.encode(), self.python_version.encode(),
+            _BUNDLER_VERSION.encode(),
+        )[:24]
+
+    def asset_hash(self) -> str:
+        """Changes whenever the bundle would: deps key + every file of the package."""
+        parts = [self.deps_key.encode()]
+        package = self.project_root / PACKAGE
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and not (_PRUNE_DIRS & set(path.relative_to(package).parts)) \
+                    and path.suffix not in (".pyc", ".pyo"):
+                parts += [str(path.relative_to(package)).encode(), path.read_bytes()]
+        return _sha256(*parts)
+
+    def dependencies(self) -> Path:
+        """The cached, pruned site-packages for the target; installed on first use."""
+        target = self.cache_dir / self.deps_key
+        if target.is_dir():
+            return target
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.cache_dir))
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-compile", "--requirement", str(self.requirements),
+            "--platform", PLATFORM, "--only-binary=:all:",
+            "--python-version", self.python_version, "--implementation", "cp",
+            "--target", str(staging),
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                raise BundlingError(
+                    f"pip could not install {self.requirements.name} for {PLATFORM} / "
+                    f"Python {self.python_version} (is PyPI reachable?):\n{done.stderr[-2000:]}"
+                )
+            _prune(staging)
+            try:
+                staging.rename(target)  # atomic: a concurrent synth sees all or nothing
+            except OSError:
+                if not target.is_dir():
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+        out = Path(output_dir)
+        _copy_tree(self.dependencies(), out)
+        _copy_tree(self.project_root / PACKAGE, out / PACKAGE)
+        return True
+
+
+def canary_code(runtime: lambda_.Runtime) -> lambda_.Code:
+    """The function's code asset, bundled locally for `runtime` (e.g. python3.14)."""
+    version = runtime.name.removeprefix("python")
+    bundler = LocalPythonBundler(version)
+    return lambda_.Code.from_asset(
+        str(PROJECT_ROOT / PACKAGE),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=bundler.asset_hash(),
+        bundling=BundlingOptions(
+            # The API requires an image; local bundling always succeeds, so it is never pulled.
+            image=DockerImage.from_registry("unused"),
+            local=bundler,
+        ),
+    )
+

@@ -1,0 +1,125 @@
+"""The at-a-glance dashboard: wake and API times against their targets, success, faults."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from constructs import Construct
+
+from canary import catalogue as cat
+from infra.alarms import RUNBOOK, CanaryAlarms
+from infra.params import CanaryParams
+
+# Step names as the runner reports them (docs/ARCHITECTURE.md, "Step names").
+STEP_NAMES = (
+    "preflight", "wake_hermes", "concurrency", "route", "warm_api", "hermes_not_found",
+    "router_not_found", "websocket", "auth", "wake_preview", "sleep", "auto_save", "cleanup",
+)
+RUNS_PER_POINT = 6  # percentiles over this many runs per datapoint
+
+
+def target_line(threshold_ms: float) -> cw.HorizontalAnnotation:
+    """A horizontal line at the target; the metric is in ms, the label in seconds."""
+    return cw.HorizontalAnnotation(
+        value=threshold_ms, label=f"{threshold_ms / 1000:g} s target", color=cw.Color.RED,
+    )
+
+
+class CanaryDashboard(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, params: CanaryParams,
+        alarms: CanaryAlarms,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        env = params.environment
+        run = Duration.minutes(params.schedule_minutes)
+        window = Duration.minutes(params.schedule_minutes * RUNS_PER_POINT)
+
+        def metric(spec: cat.MetricSpec, statistic: str, label: str | None = None,
+                   period: Duration = run, **dims: str) -> cw.Metric:
+            return cw.Metric(
+                namespace=cat.DEFAULT_NAMESPACE, metric_name=spec.name,
+                dimensions_map={cat.ENVIRONMENT_DIMENSION: env, **dims},
+                statistic=statistic, period=period, label=label or f"{spec.name} {statistic}",
+            )
+
+        def latency(spec: cat.MetricSpec) -> list[cw.IMetric]:
+            return [
+                metric(spec, stat, f"{label}", window)
+                for stat, label in (("p50", "p50"), ("p90", "p90"), ("Maximum", "max"))
+            ]
+
+        ms_axis = cw.YAxisProps(label="ms", show_units=False, min=0)
+        wake = cw.GraphWidget(
+            title="Container wake time (Hermes): p50 / p90 / max",
+            left=latency(cat.CONTAINER_WAKE_TIME), left_y_axis=ms_axis,
+            left_annotations=[target_line(params.wake_failed_ms)], width=12, height=6,
+        )
+        api = cw.GraphWidget(
+            title="Resume API response time (running container)",
+            left=latency(cat.API_RESPONSE_TIME), left_y_axis=ms_axis,
+            left_annotations=[target_line(params.api_failed_ms)], width=12, height=6,
+        )
+        preview = cw.GraphWidget(
+            title="Preview URL wake time",
+            left=latency(cat.PREVIEW_WAKE_TIME), left_y_axis=ms_axis,
+            left_annotations=[target_line(params.wake_failed_ms)], width=8, height=6,
+        )
+        success = cw.GraphWidget(
+            title="Scenario success rate (%)",
+            left=[cw.MathExpression(
+                expression="100 * success", label="success rate %", period=run,
+                using_metrics={"success": metric(cat.SCENARIO_SUCCESS, "Average")},
+            )],
+            left_y_axis=cw.YAxisProps(min=0, max=100, label="%", show_units=False),
+            width=8, height=6,
+        )
+        status = cw.AlarmStatusWidget(
+            title="Alarms",
+            alarms=[*alarms.alarms.values(), alarms.health], width=8, height=6,
+        )
+        steps = cw.GraphWidget(
+            title="Per-step success (1 = passed, 0 = failed)",
+            left=[
+                metric(cat.STEP_SUCCESS, "Average", step, **{cat.STEP_DIMENSION: step})
+                for step in STEP_NAMES
+            ],
+            left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
+            width=24, height=6,
+        )
+        duplicates = cw.GraphWidget(
+            title="Duplicate tasks per wake",
+            left=[metric(cat.DUPLICATE_TASKS, "Sum", "duplicate tasks")],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
+        )
+        sleep_delay = cw.GraphWidget(
+            title="Auto-sleep delay after idle timeout",
+            left=[metric(cat.AUTO_SLEEP_DELAY, "Maximum", "auto-sleep delay")],
+            right=[metric(cat.AUTO_SLEEP_MISSED, "Sum", "auto-sleep missed")],
+            left_y_axis=ms_axis, width=8, height=6,
+        )
+        save = cw.GraphWidget(
+            title="Auto-save failures (work lost)",
+            left=[metric(cat.AUTO_SAVE_FAILED, "Sum", "auto-save failed")],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
+        )
+        hints = "\n".join(
+            f"| {s.name} | {s.severity.value} | {s.runbook} |" for s in alarms.specs
+        )
+        text = cw.TextWidget(
+            markdown=(
+                f"## Session resumption canary: {env}\n"
+                f"Runbook: `{RUNBOOK}` in the canary repository (every alarm, what it means, "
+                "first checks). Each run logs one JSON line per step (`step`, `status`, "
+                "`reason`) to the canary's log group.\n\n"
+                "| alarm | severity | first check |\n|---|---|---|\n" + hints
+            ),
+            width=24, height=8,
+        )
+        self.dashboard = cw.Dashboard(
+            self, "Dashboard",
+            dashboard_name=f"{params.stack_name}",
+            default_interval=Duration.days(7),
+            widgets=[[wake, api], [preview, success, status], [steps],
+                     [duplicates, sleep_delay, save], [text]],
+        )

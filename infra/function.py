@@ -1,0 +1,192 @@
+"""The canary Lambda: its own role (least privilege), log group and function."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from canary.catalogue import DEFAULT_NAMESPACE
+from infra.bundling import canary_code
+from infra.params import CanaryParams
+
+# The latest Python that both Lambda (CDK 2.275's Runtime) and Powertools 3.37 support.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "canary.handler.handler"
+SERVICE_NAME = "session-resumption-canary"
+
+PLATFORM_TABLE_ACTIONS = (
+    "dynamodb:DescribeTable",  # the sessions table has one of two key schemas
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+LOCK_TABLE_ACTIONS = (
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+)
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS, 7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS, 2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def lambda_environment(params: CanaryParams, lock_table_name: str) -> dict[str, str]:
+    """The variables `CanaryConfig.from_env` reads (docs/ARCHITECTURE.md)."""
+    env = {
+        "CANARY_ENVIRONMENT": params.environment,
+        "HERMES_API_URL": params.hermes_api_url,
+        "INTERNAL_API_KEY_SECRET_ARN": params.api_key_secret_arn,
+        "SESSIONS_TABLE": params.sessions_table,
+        "THREAD_MAPPINGS_TABLE": params.thread_mappings_table,
+        "CONTAINERS_TABLE": params.containers_table,
+        "CONTAINER_INDEX_NAME": params.container_index_name,
+        "ECS_CLUSTER": params.ecs_cluster,
+        "ECS_SERVICE": params.ecs_service,
+        "CANARY_CLIENT_ID": params.canary_client_id,
+        "CANARY_USER_ID": params.canary_user_id,
+        "CANARY_THREAD_ID": params.canary_thread_id,
+        "WAKE_DEGRADED_MS": str(params.wake_degraded_ms),
+        "WAKE_FAILED_MS": str(params.wake_failed_ms),
+        "API_DEGRADED_MS": str(params.api_degraded_ms),
+        "API_FAILED_MS": str(params.api_failed_ms),
+        "SLEEP_MODE": params.sleep_mode,
+        "IDLE_TIMEOUT_S": str(params.idle_timeout_s),
+        "SLEEP_CHECK_INTERVAL_S": str(params.sleep_check_interval_s),
+        "CANARY_BUDGET_S": str(params.effective_budget_s),
+        "LOCK_TABLE": lock_table_name,
+        "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    }
+    if params.preview_url_template:
+        env["PREVIEW_URL_TEMPLATE"] = params.preview_url_template
+    else:
+        env["ALB_DNS_NAME"] = params.alb_dns_name or ""
+        env["PREVIEW_DOMAIN"] = params.preview_domain or ""
+    optional = {
+        "WAKE_CONCURRENCY": params.wake_concurrency,
+        "PREVIEW_MARKER": params.preview_marker,
+        "GIT_REMOTE_URL": params.git_remote_url,
+    }
+    env.update({k: str(v) for k, v in optional.items() if v is not None})
+    return env
+
+
+class CanaryFunction(Construct):
+    """Role + log group + the scheduled function (invoked by EventBridge, never retried)."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, params: CanaryParams,
+        lock_table: dynamodb.ITable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup",
+            retention=_RETENTION[params.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+        table_arns = [
+            stack.format_arn(service="dynamodb", resource="table", resource_name=name)
+            for name in params.table_names
+        ]
+        index_arn = stack.format_arn(
+            service="dynamodb", resource="table",
+            resource_name=f"{params.thread_mappings_table}/index/{params.container_index_name}",
+        )
+        cluster_arn = stack.format_arn(
+            service="ecs", resource="cluster", resource_name=params.ecs_cluster,
+        )
+        tasks_arn = stack.format_arn(
+            service="ecs", resource="task", resource_name=f"{params.ecs_cluster}/*",
+        )
+        on_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
+
+        statements = [
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="PlatformTables",
+                actions=list(PLATFORM_TABLE_ACTIONS),
+                resources=[*table_arns, index_arn],
+            ),
+            iam.PolicyStatement(
+                sid="LockTable",
+                actions=list(LOCK_TABLE_ACTIONS),
+                resources=[lock_table.table_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ListClusterTasks",
+                actions=["ecs:ListTasks"],
+                # ListTasks has no usable resource type for Fargate tasks: scope by condition.
+                resources=["*"],
+                conditions=on_cluster,
+            ),
+            iam.PolicyStatement(
+                sid="ReadAndStopClusterTasks",
+                actions=["ecs:DescribeTasks", "ecs:StopTask"],
+                resources=[tasks_arn],
+                conditions=on_cluster,
+            ),
+            iam.PolicyStatement(
+                sid="ReadApiKey",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[params.api_key_secret_arn],
+            ),
+        ]
+        self.role = iam.Role(
+            self, "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Session resumption canary ({params.environment}): least privilege",
+            inline_policies={"canary": iam.PolicyDocument(statements=statements)},
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecs:ListTasks supports no resource-level permission for Fargate tasks; "
+                "the statement is limited to the platform cluster by an ecs:cluster condition.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:"
+                f"<AWS::AccountId>:task/{params.ecs_cluster}/*]",
+                reason="Task ids are random: the canary describes and stops tasks of the one "
+                "platform cluster only (resource pattern plus ecs:cluster condition).",
+            ),
+        )
+
+        self.function = lambda_.Function(
+            self, "Function",
+            description=f"Session resumption canary ({params.environment})",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=canary_code(RUNTIME),
+            role=self.role,
+            log_group=self.log_group,
+            timeout=Duration.seconds(params.timeout_s),
+            memory_size=params.memory_size,
+            reserved_concurrent_executions=1,
+            retry_attempts=0,
+            max_event_age=Duration.seconds(params.timeout_s),
+            environment=lambda_environment(params, lock_table.table_name),
+        )
