@@ -1,0 +1,424 @@
+"""The synthesized stack (cdk.json's example environment), asserted resource by resource."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.metadata import metadata
+from typing import Any
+
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match
+
+from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, Severity
+from infra.alarms import HEALTH_ALARM, alarm_name, specs_for
+from infra.dashboard import STEP_NAMES
+from infra.function import RUNTIME, lambda_environment
+from infra.params import MAX_TIMEOUT_S, CanaryParams
+
+pytestmark = pytest.mark.infra
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+# -- schedule ------------------------------------------------------------------
+
+
+def test_rule_runs_the_function_on_the_schedule_without_retries(synthesized):
+    function_id, _ = synthesized.only("AWS::Lambda::Function")
+    minutes = synthesized.params.schedule_minutes
+    synthesized.template.has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": f"rate({minutes} minutes)",
+        "State": "ENABLED",
+        "Targets": [Match.object_like({
+            "Arn": {"Fn::GetAtt": [function_id, "Arn"]},
+            "RetryPolicy": {"MaximumRetryAttempts": 0},
+        })],
+    })
+
+
+def test_async_invocations_of_the_function_are_not_retried(synthesized):
+    function_id, _ = synthesized.only("AWS::Lambda::Function")
+    synthesized.template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
+        "FunctionName": ref(function_id),
+        "MaximumRetryAttempts": 0,
+    })
+
+
+# -- function ------------------------------------------------------------------
+
+
+def test_function_runtime_architecture_timeout_memory_and_concurrency(synthesized):
+    params = synthesized.params
+    _, function = synthesized.only("AWS::Lambda::Function")
+    props = function["Properties"]
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "canary.handler.handler"
+    assert props["Timeout"] == params.timeout_s
+    assert props["Timeout"] < params.schedule_minutes * 60
+    assert props["Timeout"] <= MAX_TIMEOUT_S
+    assert props["MemorySize"] == params.memory_size
+    assert props["ReservedConcurrentExecutions"] == 1
+
+
+def _python_minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+def test_runtime_is_the_latest_python_that_cdk_offers_and_powertools_supports():
+    offered = {
+        f"3.{m.group(1)}"
+        for name in dir(lambda_.Runtime)
+        if (m := re.fullmatch(r"PYTHON_3_(\d+)", name))
+    }
+    supported = {
+        c.rsplit(" :: ", 1)[1]
+        for c in metadata("aws-lambda-powertools").get_all("Classifier")
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
+    latest = max(offered & supported, key=_python_minor)
+    assert RUNTIME.name == f"python{latest}"
+
+
+def test_function_environment_carries_every_setting_from_context(synthesized):
+    params = synthesized.params
+    _, function = synthesized.only("AWS::Lambda::Function")
+    lock_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables == {**lambda_environment(params, "LOCK"), "LOCK_TABLE": ref(lock_id)}
+    expected = {
+        "CANARY_ENVIRONMENT": params.environment,
+        "HERMES_API_URL": params.hermes_api_url,
+        "PREVIEW_URL_TEMPLATE": params.preview_url_template,
+        "INTERNAL_API_KEY_SECRET_ARN": params.api_key_secret_arn,
+        "SESSIONS_TABLE": params.sessions_table,
+        "THREAD_MAPPINGS_TABLE": params.thread_mappings_table,
+        "CONTAINERS_TABLE": params.containers_table,
+        "CONTAINER_INDEX_NAME": params.container_index_name,
+        "ECS_CLUSTER": params.ecs_cluster,
+        "ECS_SERVICE": params.ecs_service,
+        "CANARY_CLIENT_ID": params.canary_client_id,
+        "CANARY_USER_ID": params.canary_user_id,
+        "CANARY_THREAD_ID": params.canary_thread_id,
+        "WAKE_FAILED_MS": str(params.wake_failed_ms),
+        "API_FAILED_MS": str(params.api_failed_ms),
+        "SLEEP_MODE": params.sleep_mode,
+        "IDLE_TIMEOUT_S": str(params.idle_timeout_s),
+        "CANARY_BUDGET_S": str(params.effective_budget_s),
+        "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_NAMESPACE,
+    }
+    assert {k: variables.get(k) for k in expected} == expected
+    assert "POWERTOOLS_SERVICE_NAME" in variables
+    assert int(variables["CANARY_BUDGET_S"]) < function["Properties"]["Timeout"]
+
+
+def test_alb_mode_sets_alb_dns_name_and_preview_domain_instead_of_a_template(synthesized):
+    values = {
+        k: v for k, v in synthesized.params.__dict__.items()
+        if k not in ("preview_url_template", "alb_dns_name", "preview_domain")
+    }
+    params = CanaryParams(**values, alb_dns_name="alb.internal", preview_domain="webordinary.com")
+    env = lambda_environment(params, "lock")
+    assert (env["ALB_DNS_NAME"], env["PREVIEW_DOMAIN"]) == ("alb.internal", "webordinary.com")
+    assert "PREVIEW_URL_TEMPLATE" not in env
+
+
+def test_function_logs_to_its_own_log_group_with_retention(synthesized):
+    log_group_id, log_group = synthesized.only("AWS::Logs::LogGroup")
+    _, function = synthesized.only("AWS::Lambda::Function")
+    assert log_group["Properties"]["RetentionInDays"] == synthesized.params.log_retention_days
+    assert function["Properties"]["LoggingConfig"]["LogGroup"] == ref(log_group_id)
+
+
+def test_lock_table_is_on_demand_with_ttl_and_point_in_time_recovery(synthesized):
+    synthesized.template.has_resource_properties("AWS::DynamoDB::Table", {
+        "KeySchema": [{"AttributeName": "lockId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "lockId", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    })
+
+
+# -- IAM -----------------------------------------------------------------------
+
+
+def _statements(synthesized) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, policy in synthesized.resources("AWS::IAM::Policy").items():
+        found += [(logical_id, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    for logical_id, role in synthesized.resources("AWS::IAM::Role").items():
+        for inline in role["Properties"].get("Policies", []):
+            found += [(logical_id, s) for s in inline["PolicyDocument"]["Statement"]]
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _flat(value: Any) -> str:
+    """An ARN expression as text: Fn::Join pieces joined, intrinsics rendered as <...>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(_flat(p) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return f"<{'.'.join(value['Fn::GetAtt'])}>"
+    return json.dumps(value)
+
+
+def _names_something(synthesized, resource: str) -> bool:
+    """A resource of this template (<Id.Arn>) or an ARN naming a configured resource."""
+    params = synthesized.params
+    if m := re.fullmatch(r"<([A-Za-z0-9]+)\.Arn>", resource):
+        return m.group(1) in synthesized.template_json["Resources"]
+    if resource == params.api_key_secret_arn:
+        return True
+    named = [f":table/{name}" for name in params.table_names] + [
+        f":table/{params.thread_mappings_table}/index/{params.container_index_name}",
+        f":task/{params.ecs_cluster}/*",
+    ]
+    return resource.startswith("arn:<AWS::Partition>:") and any(
+        resource.endswith(n) for n in named
+    )
+
+
+def test_roles_are_built_here_without_managed_policies(synthesized):
+    roles = synthesized.resources("AWS::IAM::Role")
+    assert roles, "the function's role is missing"
+    for role in roles.values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_every_iam_statement_names_its_actions_and_resources(synthesized):
+    statements = _statements(synthesized)
+    assert statements
+    for where, statement in statements:
+        assert statement["Effect"] == "Allow", where
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{where}: wildcard action {action}"
+        for resource in _as_list(statement["Resource"]):
+            if resource == "*":
+                # Only where the action has no resource type: then a condition scopes it.
+                assert statement.get("Condition", {}).get("ArnEquals", {}).get("ecs:cluster"), (
+                    f"{where}: unscoped '*' resource in {statement}"
+                )
+            else:
+                assert _names_something(synthesized, _flat(resource)), (
+                    f"{where}: resource {_flat(resource)} names nothing of ours"
+                )
+
+
+def test_iam_resources_are_the_platform_tables_the_lock_table_the_cluster_and_the_secret(
+    synthesized,
+):
+    params = synthesized.params
+    lock_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    log_group_id, _ = synthesized.only("AWS::Logs::LogGroup")
+    by_action: dict[str, set[str]] = {}
+    conditions: dict[str, Any] = {}
+    for _, statement in _statements(synthesized):
+        for action in _as_list(statement["Action"]):
+            by_action.setdefault(action, set()).update(
+                _flat(r) for r in _as_list(statement["Resource"])
+            )
+            conditions[action] = statement.get("Condition")
+    arn = "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/"
+    platform = {arn + name for name in params.table_names}
+    platform.add(f"{arn}{params.thread_mappings_table}/index/{params.container_index_name}")
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert by_action[action] == platform | {f"<{lock_id}.Arn>"}, action
+    assert by_action["dynamodb:Query"] == platform
+    cluster = f":cluster/{params.ecs_cluster}"
+    assert by_action["ecs:ListTasks"] == {"*"}
+    assert by_action["ecs:DescribeTasks"] == by_action["ecs:StopTask"]
+    (tasks,) = by_action["ecs:StopTask"]
+    assert tasks.endswith(f":task/{params.ecs_cluster}/*")
+    for action in ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask"):
+        assert _flat(conditions[action]["ArnEquals"]["ecs:cluster"]).endswith(cluster)
+    assert by_action["secretsmanager:GetSecretValue"] == {params.api_key_secret_arn}
+    assert by_action["logs:PutLogEvents"] == {f"<{log_group_id}.Arn>"}
+    assert not any(a.startswith(("iam:", "sts:", "kms:", "s3:")) for a in by_action)
+
+
+# -- notifications -------------------------------------------------------------
+
+
+def test_topic_is_encrypted_with_a_rotated_key_that_cloudwatch_may_use(synthesized):
+    key_id, key = synthesized.only("AWS::KMS::Key")
+    _, topic = synthesized.only("AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    cloudwatch = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert len(cloudwatch) == 1
+    assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_topic_policy_denies_publishing_without_tls(synthesized):
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    synthesized.template.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "Topics": [ref(topic_id)],
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny",
+            "Principal": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])},
+    })
+
+
+def test_alarm_emails_are_subscribed(synthesized):
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    subscriptions = synthesized.resources("AWS::SNS::Subscription").values()
+    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions) == sorted(
+        synthesized.params.alarm_emails
+    )
+    for subscription in subscriptions:
+        assert subscription["Properties"]["Protocol"] == "email"
+        assert subscription["Properties"]["TopicArn"] == ref(topic_id)
+
+
+# -- alarms --------------------------------------------------------------------
+
+
+def _alarms_by_name(synthesized, cfn_type="AWS::CloudWatch::Alarm"):
+    return {
+        a["Properties"]["AlarmName"]: (logical_id, a["Properties"])
+        for logical_id, a in synthesized.resources(cfn_type).items()
+    }
+
+
+def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
+    params = synthesized.params
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    function_id, _ = synthesized.only("AWS::Lambda::Function")
+    alarms = _alarms_by_name(synthesized)
+    specs = specs_for(params)
+    assert len(alarms) == len(specs), "an alarm outside the specification was added"
+    for spec in specs:
+        _, props = alarms[alarm_name(params, spec.name)]
+        expected_dimensions = (
+            [{"Name": "FunctionName", "Value": ref(function_id)}]
+            if spec.namespace == "AWS/Lambda"
+            else [{"Name": ENVIRONMENT_DIMENSION, "Value": params.environment}]
+        )
+        assert {
+            "Namespace": props["Namespace"],
+            "MetricName": props["MetricName"],
+            "Dimensions": props["Dimensions"],
+            "Statistic": props["Statistic"],
+            "Threshold": props["Threshold"],
+            "ComparisonOperator": props["ComparisonOperator"],
+            "Period": props["Period"],
+            "EvaluationPeriods": props["EvaluationPeriods"],
+            "DatapointsToAlarm": props["DatapointsToAlarm"],
+            "TreatMissingData": props["TreatMissingData"],
+            "AlarmActions": props["AlarmActions"],
+            "OKActions": props["OKActions"],
+        } == {
+            "Namespace": spec.namespace or DEFAULT_NAMESPACE,
+            "MetricName": spec.metric,
+            "Dimensions": expected_dimensions,
+            "Statistic": spec.statistic,
+            "Threshold": spec.threshold,
+            "ComparisonOperator": spec.comparison.value,
+            "Period": spec.period_seconds,
+            "EvaluationPeriods": spec.evaluation_periods,
+            "DatapointsToAlarm": spec.datapoints_to_alarm,
+            "TreatMissingData": spec.missing_data.value,
+            "AlarmActions": [ref(topic_id)],
+            "OKActions": [ref(topic_id)],
+        }, spec.name
+        assert spec.runbook in props["AlarmDescription"]
+
+
+def test_alarm_thresholds_follow_the_configured_targets(synthesized):
+    params = synthesized.params
+    alarms = _alarms_by_name(synthesized)
+    assert alarms[alarm_name(params, "WakeTimeHigh")][1]["Threshold"] == params.wake_failed_ms
+    assert alarms[alarm_name(params, "ResumeApiSlow")][1]["Threshold"] == params.api_failed_ms
+
+
+def test_composite_alarm_fires_on_any_critical_alarm(synthesized):
+    params = synthesized.params
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    alarms = _alarms_by_name(synthesized)
+    (composite,) = _alarms_by_name(synthesized, "AWS::CloudWatch::CompositeAlarm").items()
+    name, (_, props) = composite
+    assert name == alarm_name(params, HEALTH_ALARM)
+    rule = props["AlarmRule"]["Fn::Join"][1]
+    referenced = {p["Fn::GetAtt"][0] for p in rule if isinstance(p, dict)}
+    critical = {
+        alarms[alarm_name(params, s.name)][0]
+        for s in specs_for(params) if s.severity is Severity.CRITICAL
+    }
+    assert critical and referenced == critical
+    operators = "".join(p for p in rule if isinstance(p, str))
+    assert "AND" not in operators and operators.count("OR") == len(critical) - 1
+    assert props["AlarmActions"] == [ref(topic_id)]
+    assert props["OKActions"] == [ref(topic_id)]
+
+
+# -- dashboard -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dashboard(synthesized) -> dict[str, Any]:
+    _, resource = synthesized.only("AWS::CloudWatch::Dashboard")
+    body = _flat(resource["Properties"]["DashboardBody"])
+    return json.loads(body)
+
+
+def _widget(dashboard, title_part: str) -> dict[str, Any]:
+    (widget,) = [
+        w for w in dashboard["widgets"] if title_part in w["properties"].get("title", "")
+    ]
+    return widget["properties"]
+
+
+def _lines(properties) -> list[dict[str, Any]]:
+    return properties.get("annotations", {}).get("horizontal", [])
+
+
+def test_wake_time_graph_shows_p50_p90_max_against_a_60_s_line(dashboard):
+    wake = _widget(dashboard, "Container wake time")
+    assert {"label": "60 s target", "value": 60000} in [
+        {k: line[k] for k in ("label", "value")} for line in _lines(wake)
+    ]
+    stats = {m[-1]["stat"] for m in wake["metrics"]}
+    assert stats == {"p50", "p90", "Maximum"}
+    assert {m[1] for m in wake["metrics"]} == {"ContainerWakeTime"}
+
+
+def test_api_response_graph_has_a_2_s_line(dashboard):
+    api = _widget(dashboard, "Resume API response time")
+    assert {"label": "2 s target", "value": 2000} in [
+        {k: line[k] for k in ("label", "value")} for line in _lines(api)
+    ]
+    assert {m[1] for m in api["metrics"]} == {"APIResponseTime"}
+
+
+def test_dashboard_shows_success_steps_faults_alarms_and_the_runbook(dashboard, synthesized):
+    success = _widget(dashboard, "success rate")
+    assert any("100 * success" in json.dumps(m) for m in success["metrics"])
+    steps = _widget(dashboard, "Per-step success")
+    assert {m[-1]["label"] for m in steps["metrics"]} == set(STEP_NAMES)
+    for title, metric in (
+        ("Preview URL wake time", "PreviewWakeTime"), ("Duplicate tasks", "DuplicateTasks"),
+        ("Auto-sleep delay", "AutoSleepDelay"), ("Auto-save failures", "AutoSaveFailed"),
+    ):
+        assert metric in {m[1] for m in _widget(dashboard, title)["metrics"]}, title
+    alarms = _widget(dashboard, "Alarms")
+    assert len(alarms["alarms"]) == len(specs_for(synthesized.params)) + 1
+    (text,) = [w for w in dashboard["widgets"] if w["type"] == "text"]
+    assert "docs/RUNBOOK.md" in text["properties"]["markdown"]
