@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack, Tags
+from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.alarms import CanaryAlarms
@@ -46,3 +46,14 @@ class CanaryStack(Stack):
             topic=self.notifications.topic,
         )
         self.dashboard = CanaryDashboard(self, "Dashboard", params=params, alarms=self.alarms)
+
+        outputs = {
+            "FunctionName": (self.canary.function.function_name, "the canary Lambda"),
+            "LogGroupName": (self.canary.log_group.log_group_name, "the canary's run logs"),
+            "AlarmTopicArn": (self.notifications.topic.topic_arn, "where the alarms page"),
+            "HealthAlarmName": (self.alarms.health.alarm_name, "overall health (composite)"),
+            "DashboardName": (self.dashboard.dashboard.dashboard_name, "the dashboard"),
+            "LockTableName": (self.lock.table.table_name, "the canary's lock table"),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)
