@@ -1,0 +1,230 @@
+"""An edit container: a real HTTP server on its own loopback port, with auto-sleep and auto-save.
+
+Behaves like production's claude-code-container: registers itself in the
+containers table when booted, serves the preview from its git working copy, records
+activity (table writes throttled), and sleeps when idle with no active session,
+auto-saving its work to git first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.ground_truth import GroundTruth
+from sandbox.httpserver import Handler, HttpServer
+from sandbox.state import Tables, now_ms
+from sandbox.workspace import WorkingCopy
+
+
+@dataclass(frozen=True)
+class ContainerEnv:
+    """What the task's container overrides name (CONTAINER_ID, CLIENT_ID, THREAD_ID, USER_ID)."""
+
+    container_id: str
+    client_id: str
+    thread_id: str
+    user_id: str
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any]) -> ContainerEnv:
+        env: dict[str, str] = {}
+        for co in overrides.get("containerOverrides", []) or []:
+            for pair in co.get("environment", []) or []:
+                env[pair.get("name", "")] = pair.get("value", "")
+        names = ("CONTAINER_ID", "CLIENT_ID", "THREAD_ID", "USER_ID")
+        missing = [k for k in names if not env.get(k)]
+        if missing:
+            raise ValueError(f"task overrides lack environment {', '.join(missing)}")
+        return cls(env["CONTAINER_ID"], env["CLIENT_ID"], env["THREAD_ID"], env["USER_ID"])
+
+
+@dataclass(frozen=True)
+class Timing:
+    idle_timeout_s: float
+    check_interval_s: float
+    activity_write_interval_s: float
+
+
+class _PreviewHandler(Handler):
+    def do_GET(self) -> None:
+        container: EditContainer = self.server.app  # type: ignore[attr-defined]
+        container.touch()
+        self.send(200, container.page(), "text/html; charset=utf-8")
+
+    do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        self.read_body()
+        self.do_GET()
+
+
+class EditContainer:
+    def __init__(
+        self,
+        env: ContainerEnv,
+        task_arn: str,
+        tables: Tables,
+        working_copy: WorkingCopy,
+        truth: GroundTruth,
+        timing: Timing,
+        faults: frozenset[str],
+        on_exit: Callable[[EditContainer, str], None],
+    ) -> None:
+        self.env = env
+        self.task_arn = task_arn
+        self.tables = tables
+        self.working_copy = working_copy
+        self.truth = truth
+        self.timing = timing
+        self.faults = faults
+        self.on_exit = on_exit
+        self._server: HttpServer | None = None
+        self._dead_socket: socket.socket | None = None
+        self._stop = threading.Event()
+        self._loop: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last_activity = time.monotonic()
+        self._last_written = 0.0
+        self._served_first = False
+        self.port = 0
+        self.exited = threading.Event()
+
+    @property
+    def container_id(self) -> str:
+        return self.env.container_id
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the port, register `running` in the containers table, start the sleep loop."""
+        if "unreachable_container" in self.faults:
+            # A bound socket that never listens: connections are refused, the port stays ours.
+            self._dead_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._dead_socket.bind(("127.0.0.1", 0))
+            self.port = self._dead_socket.getsockname()[1]
+        else:
+            self._server = HttpServer(_PreviewHandler, self, f"container-{self.container_id}")
+            self._server.start()
+            self.port = self._server.port
+        now = now_ms()
+        self.tables.update_container(self.container_id, {
+            "status": "running",
+            "lastActivity": now,
+            "lastStarted": now,
+            "containerIp": "127.0.0.1",
+            "containerPort": self.port,  # sandbox-only: production uses the task's own IP:8080
+            "taskArn": self.task_arn,
+            "clientId": self.env.client_id,
+            "threadId": self.env.thread_id,
+            "userId": self.env.user_id,
+        })
+        self._last_activity = time.monotonic()
+        self._last_written = self._last_activity
+        self.truth.record(self.container_id, "registered_running")
+        self._loop = threading.Thread(
+            target=self._sleep_loop, name=f"autosleep-{self.container_id}", daemon=True
+        )
+        self._loop.start()
+
+    def kill(self, reason: str, write_state: bool) -> None:
+        """Stop at once, no auto-save (the task was stopped from outside or the sandbox stops)."""
+        self._stop.set()
+        if self._loop is not None and self._loop is not threading.current_thread():
+            self._loop.join(5)
+        if not self.exited.is_set():
+            if write_state:
+                with contextlib.suppress(Exception):
+                    self.tables.update_container(
+                        self.container_id, {"status": "stopped", "stoppedAt": now_ms()}
+                    )
+            self._close(reason)
+
+    def _close(self, reason: str) -> None:
+        if self.exited.is_set():
+            return
+        self.exited.set()
+        if self._server is not None:
+            self._server.stop()
+        if self._dead_socket is not None:
+            self._dead_socket.close()
+        self.on_exit(self, reason)
+
+    # -- serving ------------------------------------------------------------------------
+    def page(self) -> bytes:
+        if not self._served_first:
+            with self._lock:
+                if not self._served_first:
+                    self._served_first = True
+                    self.truth.record(self.container_id, "first_preview_served")
+        return self.working_copy.page()
+
+    def touch(self) -> None:
+        """Activity: reset the idle timer; write lastActivity at most once per interval."""
+        now = time.monotonic()
+        with self._lock:
+            self._last_activity = now
+            write = now - self._last_written >= self.timing.activity_write_interval_s
+            if write:
+                self._last_written = now
+        if write:
+            with contextlib.suppress(Exception):
+                self.tables.update_container(self.container_id, {"lastActivity": now_ms()})
+
+    # -- auto-sleep ---------------------------------------------------------------------
+    def _sleep_loop(self) -> None:
+        idle_reported = False
+        while not self._stop.wait(self.timing.check_interval_s):
+            if "never_sleeps" in self.faults:
+                continue
+            with self._lock:
+                idle_for = time.monotonic() - self._last_activity
+            if idle_for < self.timing.idle_timeout_s:
+                idle_reported = False
+                continue
+            if not idle_reported:
+                self.truth.record(self.container_id, "idle_detected")
+                idle_reported = True
+            if "sleeps_despite_sessions" not in self.faults:
+                try:
+                    active = self.tables.count_active_sessions(self.container_id)
+                except Exception:
+                    active = 1
+                if active > 0:
+                    with self._lock:  # production resets its idle timer and stays up
+                        self._last_activity = time.monotonic()
+                    idle_reported = False
+                    continue
+            self._go_to_sleep()
+            return
+
+    def _go_to_sleep(self) -> None:
+        self.tables.update_container(
+            self.container_id, {"status": "stopping", "stoppedAt": now_ms()}
+        )
+        self.truth.record(self.container_id, "stopping")
+        at = dt.datetime.now(dt.UTC)
+        push = "autosave_lost" not in self.faults
+        try:
+            saved = self.working_copy.auto_save(
+                f"Auto-save: Container sleeping at {at.isoformat().replace('+00:00', 'Z')}",
+                push=push,
+                at_ms=int(at.timestamp() * 1000),
+            )
+        except Exception:
+            saved = None
+        if saved is not None:
+            if push:
+                self.truth.record(self.container_id, "pushed")
+            self.tables.update_container(self.container_id, {
+                # autosave_lost: records pushed=true although nothing was pushed
+                "lastAutoSave": {"at": saved.at_ms, "commit": saved.commit, "pushed": True},
+            })
+        self.tables.update_container(self.container_id, {"status": "stopped"})
+        self.truth.record(self.container_id, "stopped")
+        self._close("Essential container in task exited")
