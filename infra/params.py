@@ -155,6 +155,15 @@ class CanaryParams:
                 f"environment name {self.environment!r} must be lower-case letters, digits "
                 "and '-', starting with a letter, at most 25 characters"
             )
+        for attr in REQUIRED:
+            value = getattr(self, attr)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                key = _ATTR_TO_KEY[attr]
+                raise ParamsError(
+                    f"environment {self.environment!r}: missing required parameter {key!r} "
+                    f"(set it in cdk.json under context.{ENVIRONMENTS_KEY}.{self.environment}, "
+                    f"or pass -c {self.environment}.{key}=VALUE)"
+                )
         for attr in ("hermes_api_url", "preview_url_template", "git_remote_url"):
             value = getattr(self, attr)
             if value is not None and not re.match(r"^https?://[^\s/]+", value):
@@ -168,9 +177,6 @@ class CanaryParams:
                 "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), "
                 f"got {self.api_key_secret_arn!r}",
             )
-        for attr in ("canary_client_id", "canary_user_id", "canary_thread_id"):
-            if not getattr(self, attr).strip():
-                self._fail(attr, "must not be empty")
         self._validate_preview()
         for attr in (
             "sessions_table", "thread_mappings_table", "containers_table",
@@ -273,20 +279,16 @@ class CanaryParams:
         for key, raw in values.items():
             attr = KEYS[key]
             kwargs[attr] = _coerce(environment, key, raw, types[attr])
-        required = [
-            f.name for f in fields(cls)
-            if f.name != "environment" and f.default is f.default_factory is _MISSING
-        ]
-        for attr in required:
-            value = kwargs.get(attr)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                key = _ATTR_TO_KEY[attr]
-                raise ParamsError(
-                    f"environment {environment!r}: missing required parameter {key!r} "
-                    f"(set it in cdk.json under context.{ENVIRONMENTS_KEY}.{environment}, "
-                    f"or pass -c {environment}.{key}=VALUE)"
-                )
+        for attr in REQUIRED:
+            kwargs.setdefault(attr, None)  # reported by __init__ as missing, by name
         return cls(environment=environment, **kwargs)
+
+
+# Parameters without a default: checked (by name) in CanaryParams.__init__.
+REQUIRED: tuple[str, ...] = tuple(
+    f.name for f in fields(CanaryParams)
+    if f.name != "environment" and f.default is _MISSING and f.default_factory is _MISSING
+)
 
 
 def _coerce(environment: str, key: str, raw: Any, annotation: str) -> Any:

@@ -176,3 +176,10 @@ def test_cdk_json_example_environment_is_complete_and_marked_as_example(example_
     assert "example" in params.hermes_api_url
     assert "EXAMPLE" in example_context["environments"]["example"]["_comment"]
     assert params.schedule_minutes == 30
+
+
+def test_constructing_params_directly_validates_too():
+    params = CanaryParams.from_context("staging", VALID)
+    values = {**params.__dict__, "canary_thread_id": None}
+    with pytest.raises(ParamsError, match="missing required parameter 'canaryThreadId'"):
+        CanaryParams(**values)

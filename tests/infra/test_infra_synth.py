@@ -102,6 +102,23 @@ def test_missing_required_parameter_stops_the_app_naming_it(tmp_path, example_co
         build_app(outdir=str(tmp_path), context=context)
 
 
+def test_app_main_exits_with_the_parameter_error_instead_of_a_traceback(
+    tmp_path, monkeypatch, capsys, example_context,
+):
+    import app
+
+    example = dict(example_context["environments"]["example"])
+    del example["apiKeySecretArn"]
+    monkeypatch.setattr(
+        app, "cdk_json_context", lambda: {"environments": {"example": example}},
+    )
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path))
+    assert app.main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: environment 'example': missing required parameter")
+    assert "'apiKeySecretArn'" in err
+
+
 def test_several_environments_become_separate_stacks(tmp_path, example_context):
     from aws_cdk import Stack
 
