@@ -60,7 +60,9 @@ PREVIEW_WAKE_TIME = _latency(
 API_RESPONSE_TIME = _latency(
     "APIResponseTime", "resume-preview response time for a running container."
 )
-ROUTE_LATENCY = _latency("RouteLatency", "Preview request through the router to a running container.")
+ROUTE_LATENCY = _latency(
+    "RouteLatency", "Preview request through the router to a running container."
+)
 AUTO_SLEEP_DELAY = _latency(
     "AutoSleepDelay", "How long after the idle timeout the container reached stopped."
 )
@@ -89,7 +91,8 @@ AUTH_NOT_ENFORCED = _count(
     "AuthNotEnforced", "1 when resume-preview succeeded without the internal API key."
 )
 CONTRACT_VIOLATIONS = _count(
-    "ContractViolations", "Responses that broke the platform contract (wrong status, body, headers)."
+    "ContractViolations",
+    "Responses that broke the platform contract (wrong status, body, headers).",
 )
 CANARY_ERROR = _count(
     "CanaryError", "1 when the canary itself could not run: bad config, unreadable secret, a bug."
@@ -177,7 +180,9 @@ def alarm_specs(
     period = schedule_minutes * 60
     ok_missing = MissingData.NOT_BREACHING  # absence of a run is the heartbeat's job
 
-    def at_least_one(name: str, metric: str, severity: Severity, runbook: str, m: int = 1, n: int = 1):
+    def at_least_one(
+        name: str, metric: str, severity: Severity, runbook: str, m: int = 1, n: int = 1
+    ):
         return AlarmSpec(
             name, metric, "Maximum", 1, Comparison.GREATER_OR_EQUAL, period, n, m,
             ok_missing, severity, runbook,
