@@ -72,6 +72,7 @@ class MotoServer:
 
         class QuietHandler(MotoRequestHandler):
             disable_nagle_algorithm = True
+            protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
 
             def log(self, type: str, message: str, *args: Any) -> None:
                 pass

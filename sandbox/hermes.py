@@ -119,13 +119,15 @@ class Hermes:
     def _resume(self, container_id: str, session: dict[str, Any], thread_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.starting_timeout_s
         while True:
+            row = self.tables.touch_if_running(container_id, now_ms())
+            if row is not None:  # running: lastActivity updated, answer at once
+                if "slow_resume" in self.faults:
+                    self.stopping.wait(1.0)
+                return row
             row = self.tables.get_container(container_id)
             status = (row or {}).get("status", "stopped")
             if status == "running":
-                self.tables.update_container(container_id, {"lastActivity": now_ms()})
-                if "slow_resume" in self.faults:
-                    self.stopping.wait(1.0)
-                return row or {}
+                continue  # became running since the conditional write: touch it
             if status == "idle":
                 # the wake signal: the container is up, mark it running again
                 self.tables.update_container(

@@ -85,6 +85,24 @@ class Tables:
                 raise ConditionFailedError(container_id) from exc
             raise
 
+    def touch_if_running(self, container_id: str, now: int) -> dict[str, Any] | None:
+        """One call for the hot path: SET lastActivity if running; the new row, or None."""
+        try:
+            resp = self.ddb.update_item(
+                TableName=self.names.containers_table,
+                Key={"containerId": {"S": container_id}},
+                UpdateExpression="SET lastActivity = :now",
+                ConditionExpression="#status = :running",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":running": {"S": "running"}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _item(resp.get("Attributes"))
+
     def claim_start(self, container_id: str, now: int) -> None:
         """stopped/absent -> starting, atomically; ConditionFailedError if someone else won."""
         self.update_container(

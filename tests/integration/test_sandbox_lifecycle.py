@@ -1,0 +1,141 @@
+"""The whole container lifecycle: wake, run, stay up for active sessions, auto-save, stop."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FAST = {"idle_timeout_s": 0.5, "check_interval_s": 0.05}
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _remote_head(remote: str) -> str:
+    out = subprocess.run(["git", "ls-remote", remote, "refs/heads/main"], capture_output=True,
+                         text=True, check=True, timeout=10).stdout
+    return out.split()[0]
+
+
+def test_wake_idle_autosave_push_stop_with_second_session_keeping_it_up(make_platform, wait_for):
+    p = make_platform(**FAST)
+    first = p.seed()
+    second = p.seed(container_id=first.container_id)  # another thread on the same container
+    body = p.resume(first.body).json()
+    assert body["status"] == "running"
+    port = int(p.container(first.container_id)["containerPort"])
+    p.sb.dirty_workspace(first.container_id)
+
+    p.end_session(first)
+    # idle, but the second session is active: it resets its idle timer and stays up
+    wait_for(lambda: p.event_names(first.container_id).count("idle_detected") >= 2, timeout=5)
+    assert p.status(first.container_id) == "running"
+    assert "stopping" not in p.event_names(first.container_id)
+
+    p.end_session(second)
+    wait_for(lambda: p.status(first.container_id) == "stopped", timeout=5)
+    row = p.container(first.container_id)
+    assert int(row["stoppedAt"]) >= int(row["lastStarted"])
+    save = row["lastAutoSave"]
+    assert save["pushed"] is True
+    remote = p.info.git_remote_template.format(containerId=first.container_id)
+    assert _remote_head(remote) == save["commit"]
+    message = subprocess.run(["git", "--git-dir", remote, "log", "-1", "--format=%s", "main"],
+                             capture_output=True, text=True, check=True).stdout
+    assert message.startswith("Auto-save: Container sleeping at ")
+    (task,) = p.tasks(first.container_id)
+    wait_for(lambda: p.tasks(first.container_id)[0]["lastStatus"] == "STOPPED", timeout=5)
+    (task,) = p.tasks(first.container_id)
+    assert task["taskArn"] == body["taskArn"]
+    assert task["stoppedReason"]
+    assert _refused(port)
+    names = p.event_names(first.container_id)
+    order = ["wake_requested", "task_started", "registered_running", "idle_detected",
+             "stopping", "pushed", "stopped"]
+    assert [n for n in names if n in order and n != "idle_detected"] == [
+        n for n in order if n != "idle_detected"
+    ]
+    times = dict(reversed(p.sb.events(first.container_id)))  # first occurrence of each
+    assert [times[n] for n in order] == sorted(times[n] for n in order)
+
+
+def test_clean_workspace_sleeps_without_a_commit(make_platform, wait_for):
+    p = make_platform(**FAST)
+    s = p.seed()
+    p.resume(s.body)
+    remote = p.info.git_remote_template.format(containerId=s.container_id)
+    head = _remote_head(remote)
+    p.end_session(s)
+    wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
+    assert _remote_head(remote) == head
+    assert "pushed" not in p.event_names(s.container_id)
+
+
+def test_second_wake_starts_a_new_task_from_the_saved_work(make_platform, wait_for):
+    p = make_platform(**FAST)
+    s = p.seed()
+    first = p.resume(s.body).json()
+    changed = p.sb.dirty_workspace(s.container_id)
+    p.end_session(s)
+    wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
+    p.set_mapping(s.thread_id, s.session_id, s.container_id, "active")
+    second = p.resume(s.body).json()
+    assert second["status"] == "running"
+    assert second["taskArn"] != first["taskArn"]
+    workdir = p.sb._fargate.running(s.container_id).working_copy.path
+    assert (workdir / changed.rsplit("/", 1)[-1]).exists()
+
+
+def test_failed_session_count_is_taken_as_active(make_platform, wait_for):
+    p = make_platform(**FAST)
+    s = p.seed()
+    p.resume(s.body)
+    p.ddb.delete_table(TableName=p.info.thread_mappings_table)  # the count now fails
+    wait_for(lambda: p.event_names(s.container_id).count("idle_detected") >= 2, timeout=5)
+    assert p.status(s.container_id) == "running"
+
+
+def test_activity_writes_are_throttled(make_platform, wait_for):
+    p = make_platform(activity_write_interval_s=60.0, idle_timeout_s=30.0)
+    s = p.seed()
+    p.resume(s.body)
+    # Hermes touched lastActivity on resume; the container itself writes at most once a minute
+    written = int(p.container(s.container_id)["lastActivity"])
+    for _ in range(5):
+        assert p.preview(s.client_id, s.thread_id).status_code == 200
+    assert int(p.container(s.container_id)["lastActivity"]) == written
+
+
+def test_preview_requests_keep_the_container_awake(make_platform):
+    p = make_platform(idle_timeout_s=0.6, check_interval_s=0.05, activity_write_interval_s=0.1)
+    s = p.seed()
+    p.resume(s.body)
+    # the session ends (mapping no longer active): only preview traffic keeps it up now
+    p.set_mapping(s.thread_id, s.session_id, s.container_id, "ended")
+    for _ in range(12):  # ~1.2 s of traffic, paced at 0.1 s: twice the idle timeout
+        assert p.preview(s.client_id, s.thread_id).status_code == 200
+        time.sleep(0.1)
+    assert p.status(s.container_id) == "running"
+
+
+def test_concurrent_wakes_start_exactly_one_task(make_platform):
+    p = make_platform()
+    s = p.seed()
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda _: p.resume(s.body), range(6)))
+    assert [r.status_code for r in responses] == [201] * 6
+    assert {r.json()["status"] for r in responses} == {"running"}
+    assert len({r.json()["taskArn"] for r in responses}) == 1
+    assert len(p.tasks(s.container_id)) == 1
+    assert p.event_names(s.container_id).count("wake_requested") == 1
