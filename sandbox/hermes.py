@@ -135,11 +135,7 @@ class Hermes:
                 )
                 return {**(row or {}), "status": "running"}
             if status == "stopped":
-                if "duplicate_tasks" in self.faults:
-                    self.tables.update_container(
-                        container_id, {"status": "starting", "lastActivity": now_ms()}
-                    )
-                else:
+                if "duplicate_tasks" not in self.faults:  # the fault: no guard at all
                     try:
                         self.tables.claim_start(container_id, now_ms())
                     except ConditionFailedError:

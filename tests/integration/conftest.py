@@ -104,7 +104,8 @@ class Platform:
         """Every task of the cluster (list_tasks returns RUNNING only; add STOPPED)."""
         arns: list[str] = []
         for desired in ("RUNNING", "STOPPED"):
-            arns += self.ecs.list_tasks(cluster=self.info.cluster, desiredStatus=desired)["taskArns"]
+            listed = self.ecs.list_tasks(cluster=self.info.cluster, desiredStatus=desired)
+            arns += listed["taskArns"]
         if not arns:
             return []
         tasks = self.ecs.describe_tasks(cluster=self.info.cluster, tasks=arns)["tasks"]
