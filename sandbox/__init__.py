@@ -4,6 +4,6 @@ Cheap to import: moto, boto3 and the servers load only when a Sandbox starts.
 """
 
 from sandbox.faults import FAULTS
-from sandbox.platform import Sandbox, SandboxError, SandboxInfo
+from sandbox.platform import Sandbox, SandboxConfigError, SandboxError, SandboxInfo
 
-__all__ = ["FAULTS", "Sandbox", "SandboxError", "SandboxInfo"]
+__all__ = ["FAULTS", "Sandbox", "SandboxConfigError", "SandboxError", "SandboxInfo"]

@@ -65,6 +65,7 @@ class Fargate:
         assert self._orig_run is not None
         tasks = self._orig_run(*args, **kwargs)
         for task in tasks:
+            task.created_at = time.time()  # moto records none; the canary filters tasks by it
             task.last_status = "PENDING"
             if task.containers:
                 task.containers[0].last_status = "PENDING"
@@ -100,6 +101,7 @@ class Fargate:
         if status == "STOPPED":
             task.desired_status = "STOPPED"
             task.stopped_reason = reason
+            task.stopped_at = time.time()
 
     def _boot(self, task: Any) -> None:
         try:

@@ -19,7 +19,11 @@ _ACTIVE = threading.Lock()  # moto's state is process-global: one Sandbox per pr
 
 
 class SandboxError(RuntimeError):
-    """When the sandbox cannot start (bad option, or another one is running in this process)."""
+    """When the sandbox cannot start (e.g. another one is running in this process)."""
+
+
+class SandboxConfigError(SandboxError, ValueError):
+    """When a Sandbox option is invalid; the message names the option and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class SandboxInfo:
 
 def _positive(name: str, value: float) -> float:
     if not isinstance(value, int | float) or value <= 0:
-        raise SandboxError(f"{name} must be a positive number of seconds, got {value!r}")
+        raise SandboxConfigError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
 
 
@@ -90,7 +94,7 @@ class Sandbox:
         self.idle_timeout_s = _positive("idle_timeout_s", idle_timeout_s)
         self.check_interval_s = _positive("check_interval_s", check_interval_s)
         if boot_delay_s < 0:
-            raise SandboxError(f"boot_delay_s must be >= 0 seconds, got {boot_delay_s!r}")
+            raise SandboxConfigError(f"boot_delay_s must be >= 0 seconds, got {boot_delay_s!r}")
         self.boot_delay_s = float(boot_delay_s)
         self.activity_write_interval_s = _positive(
             "activity_write_interval_s", activity_write_interval_s
@@ -98,10 +102,12 @@ class Sandbox:
         self.wake_timeout_s = _positive("wake_timeout_s", wake_timeout_s)
         self.starting_timeout_s = _positive("starting_timeout_s", starting_timeout_s)
         if not isinstance(retry_after_s, int) or retry_after_s < 1:
-            raise SandboxError(f"retry_after_s must be a whole number >= 1, got {retry_after_s!r}")
+            raise SandboxConfigError(
+                f"retry_after_s must be a whole number >= 1, got {retry_after_s!r}"
+            )
         self.retry_after_s = retry_after_s
         if sessions_key_schema not in ("hash", "hash_range"):
-            raise SandboxError(
+            raise SandboxConfigError(
                 "sessions_key_schema must be 'hash' (sessionId) or 'hash_range' "
                 f"(sessionId + userId), got {sessions_key_schema!r}"
             )

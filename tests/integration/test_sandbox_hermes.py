@@ -68,6 +68,7 @@ def test_cold_wake_blocks_until_running_and_answers_201(platform, task_env):
     assert task["taskArn"] == body["taskArn"]
     assert task["lastStatus"] == "RUNNING"
     assert task["startedBy"] == "hermes"
+    assert started - 0.01 <= task["createdAt"].timestamp() <= task["startedAt"].timestamp()
     assert task_env(task) == {"CONTAINER_ID": s.container_id, "CLIENT_ID": "acme",
                               "THREAD_ID": s.thread_id, "USER_ID": "u1"}
 
