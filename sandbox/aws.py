@@ -10,15 +10,20 @@ scaling a service creates no tasks (Hermes starts tasks with RunTask, as product
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import secrets
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import boto3
 from botocore.config import Config
+
+from sandbox.httpserver import Handler, HttpServer
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -48,44 +53,93 @@ class AwsResources:
     security_group_id: str
 
 
+class _WsgiHandler(Handler):
+    """Serves moto's WSGI app with keep-alive (werkzeug's dev server closes every connection)."""
+
+    def _wsgi(self) -> None:
+        body = self.read_body()
+        path, _, query = self.path.partition("?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": self.command,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": str(self.server.server_address[1]),
+            "SERVER_PROTOCOL": self.request_version,
+            "REMOTE_ADDR": self.client_address[0],
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in self.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            started[:] = [status, headers]
+            return lambda data: None
+
+        app = self.server.app  # type: ignore[attr-defined]
+        result = app(environ, start_response)
+        try:
+            data = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status, headers = started
+        self.send_response(int(status.split(" ", 1)[0]), status.split(" ", 1)[1])
+        for name, value in headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _wsgi
+
+
 class MotoServer:
     """moto's server app on 127.0.0.1 (port chosen by the OS), served by a daemon thread.
 
-    Like moto's ThreadedMotoServer, but its handler disables Nagle (else every
-    keep-alive call waits ~40 ms for a delayed ACK) and logs nothing.
+    Like moto's ThreadedMotoServer, but on the sandbox's own keep-alive server with
+    Nagle disabled: werkzeug's dev server opens a connection (and a thread) per
+    call, which costs more than moto's own work.
     """
 
     def __init__(self) -> None:
         self.url = ""
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     def start(self) -> MotoServer:
         # No task needs an AMI; loading moto's default AMIs costs ~0.5 s of start-up.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        from moto.moto_server.werkzeug_app import (  # heavy: imported only when started
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        import moto.backends  # heavy: imported only when started
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        class QuietHandler(MotoRequestHandler):
-            disable_nagle_algorithm = True
-            protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its connections
+        # moto lists its own package directory on every request to route it; the list
+        # of installed moto modules cannot change while the process runs.
+        if not hasattr(moto.backends.list_of_moto_modules, "sandbox_cached"):
+            modules = tuple(moto.backends.list_of_moto_modules())
 
-            def log(self, type: str, message: str, *args: Any) -> None:
-                pass
+            def cached() -> tuple[str, ...]:
+                return modules
+
+            cached.sandbox_cached = True  # type: ignore[attr-defined]
+            moto.backends.list_of_moto_modules = cached
 
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="moto-server", daemon=True,
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = HttpServer(_WsgiHandler, app, "moto-server").start()
+        self.url = self._server.url
         self.reset()
         self._post("/moto-api/state-manager/set-transition", {
             "model_name": "ecs::task",
@@ -104,10 +158,7 @@ class MotoServer:
             self.reset()
             self._post("/moto-api/state-manager/unset-transition", {"model_name": "ecs::task"})
         finally:
-            self._server.shutdown()
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def _post(self, path: str, payload: Any) -> None:
@@ -116,7 +167,10 @@ class MotoServer:
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
         try:
             conn.request("POST", path, body=data, headers={"Connection": "close"})
-            conn.getresponse().read()
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status >= 300:
+                raise RuntimeError(f"moto server {path} answered {resp.status}")
         finally:
             conn.close()
 

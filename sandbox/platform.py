@@ -7,7 +7,6 @@ import json
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,14 +264,3 @@ class Sandbox:
             _ACTIVE.release()
         if errors:
             raise errors[0]
-
-    def wait_until(self, predicate: Any, timeout: float, interval: float = 0.02) -> Any:
-        """Bounded polling helper: the predicate's first truthy value, or TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout:g} s")
-            time.sleep(interval)

@@ -88,13 +88,12 @@ class Tables:
     def touch_if_running(self, container_id: str, now: int) -> dict[str, Any] | None:
         """One call for the hot path: SET lastActivity if running; the new row, or None."""
         try:
+            # the legacy parameters: moto evaluates them faster than expressions
             resp = self.ddb.update_item(
                 TableName=self.names.containers_table,
                 Key={"containerId": {"S": container_id}},
-                UpdateExpression="SET lastActivity = :now",
-                ConditionExpression="#status = :running",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":now": {"N": str(now)}, ":running": {"S": "running"}},
+                AttributeUpdates={"lastActivity": {"Value": {"N": str(now)}, "Action": "PUT"}},
+                Expected={"status": {"Value": {"S": "running"}, "ComparisonOperator": "EQ"}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
@@ -125,8 +124,9 @@ class Tables:
         """By partition key: works whether the table has a sort key (userId) or not."""
         resp = self.ddb.query(
             TableName=self.names.sessions_table,
-            KeyConditionExpression="sessionId = :s",
-            ExpressionAttributeValues={":s": {"S": session_id}},
+            KeyConditions={
+                "sessionId": {"AttributeValueList": [{"S": session_id}], "ComparisonOperator": "EQ"}
+            },
             ConsistentRead=True,
             Limit=1,
         )
