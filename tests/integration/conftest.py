@@ -12,8 +12,6 @@ import pytest
 
 from sandbox import Sandbox
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass(frozen=True)
 class Seeded:
