@@ -1,0 +1,219 @@
+"""run_scenario: the ordered steps, their dependencies, the time budget, cleanup always.
+
+A step whose dependency failed (or was skipped for that reason, or for the budget) is
+skipped with `skipped: <dep> failed`; when the budget is spent the remaining steps are
+skipped with the reason; cleanup always runs, from a reserved slice of the budget.
+Target failures are step results; an exception escaping a step is a canary bug (or an
+unreadable secret): the step fails with the error and `RunResult.error` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from canary.clients.base import TargetError
+from canary.clients.hermes import HermesClient
+from canary.clients.orchestrator import OrchestratorClient
+from canary.clients.preview import PreviewClient
+from canary.clients.state import StateClient
+from canary.clock import Clock
+from canary.config import CanaryConfig
+from canary.harness import Harness
+from canary.models import RunResult, Status, StepResult
+from canary.secrets import ApiKeyProvider, SecretError
+from canary.steps import (
+    auth,
+    auto_save,
+    cleanup,
+    concurrency,
+    hermes_not_found,
+    preflight,
+    route,
+    router_not_found,
+    sleep,
+    wake_hermes,
+    wake_preview,
+    warm_api,
+    websocket,
+)
+from canary.steps.base import RunContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Dependencies:
+    """What a run talks through, created by the caller (CLI or Lambda handler) and reused.
+
+    `http` is one httpx.Client for the whole run (thread-safe; the canary passes explicit
+    timeouts and never follows redirects). `dynamodb` and `ecs` are boto3 clients.
+    `git_ls_remote(remote, timeout_s) -> [sha, ...]` replaces the `git` subprocess in tests.
+    """
+
+    http: httpx.Client
+    dynamodb: Any
+    ecs: Any
+    api_key: ApiKeyProvider
+    git_ls_remote: Callable[[str, float], list[str]] | None = None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    name: str
+    module: ModuleType
+    depends: tuple[str, ...] = ()
+
+
+# The order matters: wake_preview makes the container cold again itself, then `sleep`
+# puts the preview-woken container to sleep, and `auto_save` checks what it saved.
+STEPS: tuple[StepSpec, ...] = (
+    StepSpec("preflight", preflight),
+    StepSpec("wake_hermes", wake_hermes, ("preflight",)),
+    StepSpec("concurrency", concurrency, ("preflight",)),
+    StepSpec("route", route, ("preflight", "wake_hermes")),
+    StepSpec("warm_api", warm_api, ("preflight", "wake_hermes")),
+    StepSpec("hermes_not_found", hermes_not_found, ("preflight",)),
+    StepSpec("router_not_found", router_not_found, ("preflight",)),
+    StepSpec("websocket", websocket, ("preflight",)),
+    StepSpec("auth", auth, ("preflight", "wake_hermes")),
+    StepSpec("wake_preview", wake_preview, ("preflight",)),
+    StepSpec("sleep", sleep, ("preflight",)),
+    StepSpec("auto_save", auto_save, ("preflight", "sleep")),
+)
+CLEANUP = StepSpec("cleanup", cleanup)
+STEP_NAMES: tuple[str, ...] = (*(s.name for s in STEPS), CLEANUP.name)
+
+# catalogue metric -> (step, measurement)
+LATENCIES = {
+    "ContainerWakeTime": ("wake_hermes", "wake_ms"),
+    "PreviewWakeTime": ("wake_preview", "wake_ms"),
+    "APIResponseTime": ("warm_api", "response_ms"),
+    "RouteLatency": ("route", "latency_ms"),
+    "AutoSleepDelay": ("sleep", "auto_sleep_delay_ms"),
+}
+COUNTS = {
+    "DuplicateTasks": ("concurrency", "duplicate_tasks"),
+    "AutoSleepMissed": ("sleep", "auto_sleep_missed"),
+    "AutoSaveFailed": ("auto_save", "auto_save_failed"),
+    "AuthNotEnforced": ("auth", "auth_not_enforced"),
+}
+MIN_CLEANUP_S = 2.0
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def run_scenario(
+    config: CanaryConfig,
+    deps: Dependencies,
+    clock: Clock,
+    *,
+    deadline_s: float | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
+    run_id: str | None = None,
+) -> RunResult:
+    """Run the scenario once. `deadline_s`: seconds from now the whole run may take
+    (default config.budget_s; the Lambda passes less when its own time is shorter)."""
+    run_id = run_id or new_run_id()
+    budget = config.budget_s if deadline_s is None else max(0.0, float(deadline_s))
+    start = clock.monotonic()
+    run = RunResult(run_id=run_id, target=config.target, environment=config.environment,
+                    started_at=clock.now())
+    run_deadline = start + budget
+    reserve = min(config.cleanup_reserve_s, budget / 4)
+    ctx = build_context(config, deps, clock, run_id)
+
+    broken: dict[str, str] = {}  # step -> "failed" / "skipped": its dependants skip
+    for spec in STEPS:
+        failed_dep = next((d for d in spec.depends if d in broken), None)
+        if failed_dep is not None:
+            step = StepResult(spec.name, Status.SKIPPED,
+                              reason=f"skipped: {failed_dep} {broken[failed_dep]}")
+            broken[spec.name] = "skipped"
+        elif clock.monotonic() >= run_deadline - reserve:
+            step = StepResult(spec.name, Status.SKIPPED,
+                              reason=f"skipped: time budget of {budget:g} s exhausted")
+            broken[spec.name] = "skipped"
+        else:
+            ctx.deadline = run_deadline - reserve
+            step = _run_step(spec, ctx, run)
+            if step.status is Status.FAILED:
+                broken[spec.name] = "failed"
+        _emit(run, step, on_step)
+
+    ctx.deadline = max(run_deadline, clock.monotonic() + min(reserve, MIN_CLEANUP_S))
+    _emit(run, _run_step(CLEANUP, ctx, run), on_step)
+    run.duration_ms = round((clock.monotonic() - start) * 1000, 1)
+    run.metrics = collect_metrics(run)
+    return run
+
+
+def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id: str
+                  ) -> RunContext:
+    hermes = HermesClient(deps.http, config.hermes_api_url, deps.api_key.get, clock, run_id,
+                          connect_timeout_s=config.connect_timeout_s,
+                          max_body_bytes=config.max_body_bytes)
+    preview = PreviewClient(deps.http, config, clock, run_id)
+    state = StateClient(deps.dynamodb, config)
+    orchestrator = OrchestratorClient(deps.ecs, config.ecs_cluster)
+    harness = Harness(config, clock, hermes, preview, state, orchestrator)
+    return RunContext(config=config, clock=clock, harness=harness, api_key=deps.api_key,
+                      run_id=run_id, git_ls_remote=deps.git_ls_remote)
+
+
+def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
+    began = ctx.clock.monotonic()
+    try:
+        step = spec.module.run(ctx)
+    except TargetError as exc:
+        step = StepResult(spec.name, Status.FAILED, reason=str(exc))
+    except SecretError as exc:
+        step = StepResult(spec.name, Status.FAILED, reason=str(exc))
+        run.error = run.error or str(exc)
+    except Exception as exc:  # a canary bug: report it, keep going to cleanup
+        log.exception("step %s raised", spec.name)
+        msg = f"canary error in {spec.name}: {type(exc).__name__}: {str(exc)[:200]}"
+        step = StepResult(spec.name, Status.FAILED, reason=msg)
+        run.error = run.error or msg
+    step.name = spec.name
+    step.duration_ms = round((ctx.clock.monotonic() - began) * 1000, 1)
+    return step
+
+
+def _emit(run: RunResult, step: StepResult, on_step: Callable[[StepResult], None] | None
+          ) -> None:
+    run.steps.append(step)
+    if on_step is not None:
+        try:
+            on_step(step)
+        except Exception:  # live output must never break a run
+            log.exception("on_step callback raised")
+
+
+def collect_metrics(run: RunResult) -> dict[str, float]:
+    """RunResult.metrics from the steps' measurements (catalogue names).
+
+    Latencies only when measured successfully (the step put them there); counts when the
+    step that measures them ran; ContractViolations always (the sum over all steps).
+    """
+    metrics: dict[str, float] = {}
+    for name, (step_name, key) in {**LATENCIES, **COUNTS}.items():
+        step = run.step(step_name)
+        if step is None or step.status is Status.SKIPPED:
+            continue
+        value = step.measurements.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            metrics[name] = float(value)
+    metrics["ContractViolations"] = float(sum(
+        v for s in run.steps
+        if isinstance(v := s.measurements.get("contract_violations"), int | float)
+    ))
+    return metrics

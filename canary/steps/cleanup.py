@@ -1,0 +1,58 @@
+"""cleanup: always runs (after failures and budget exhaustion, from a reserved slice).
+
+Removes extra mappings and the canary's own mapping (so the container may sleep; the
+next preflight recreates it), stops duplicate tasks, and - unless the sleep mode expects
+the container to stay up (observe) - stops whatever synthetic task is still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from canary.clients.base import TargetError
+from canary.models import Status, StepResult
+from canary.steps.base import RunContext, result
+
+NAME = "cleanup"
+
+
+def run(ctx: RunContext) -> StepResult:
+    c = ctx.config
+    done: list[str] = []
+    problems: list[str] = []
+
+    def attempt(what: str, fn: Callable[[], object]) -> None:
+        try:
+            fn()
+            done.append(what)
+        except TargetError as exc:
+            problems.append(f"{what}: {exc}")
+
+    for thread in list(ctx.shared.get("extra_mappings", [])):
+        attempt(f"removed mapping {thread}", lambda t=thread: ctx.state.delete_mapping(t))
+    if ctx.shared.get("preflight_done"):
+        attempt("removed the canary's mapping",
+                lambda: ctx.state.delete_mapping(c.thread_id))
+    for arn in ctx.shared.get("duplicate_arns", []):
+        attempt(f"stopped duplicate task {arn.rsplit('/', 1)[-1][:12]}",
+                lambda a=arn: ctx.orchestrator.stop_task(a))
+    if not ctx.shared.get("leave_running") and ctx.shared.get("preflight_done"):
+        try:
+            live = [t for t in ctx.orchestrator.container_tasks(c.container_id,
+                                                                include_stopped=False)
+                    if t.get("lastStatus") != "STOPPED"
+                    and t["taskArn"] not in ctx.shared.get("duplicate_arns", [])]
+        except TargetError as exc:
+            problems.append(f"listing the container's tasks: {exc}")
+            live = []
+        for t in live:
+            arn = t["taskArn"]
+            attempt(f"stopped leftover task {arn.rsplit('/', 1)[-1][:12]}",
+                    lambda a=arn: ctx.orchestrator.stop_task(a))
+        if live:
+            attempt("set container status stopped",
+                    lambda: ctx.harness.set_container_status(c.container_id, "stopped"))
+    m = {"actions": len(done)}
+    if problems:
+        return result(NAME, Status.FAILED, "; ".join(problems)[:900], m, done)
+    return result(NAME, Status.PASSED, "; ".join(done) or "nothing to clean up", m)
