@@ -179,18 +179,23 @@ _session_lock = threading.Lock()
 _session: Any = None
 
 
-def client(service: str, endpoint_url: str, region: str) -> Any:
-    """A boto3 client for the moto server (explicit fake credentials; os.environ untouched)."""
+def client(service: str, endpoint_url: str, region: str, validate: bool = True) -> Any:
+    """A boto3 client for the moto server (explicit fake credentials; os.environ untouched).
+
+    The sandbox's own hot-path clients skip parameter validation (~0.3 ms a call).
+    """
     global _session
     with _session_lock:  # one session: service models load once per process, not per client
         if _session is None:
             _session = boto3.session.Session()
         return _session.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=region,
+            service,
+            endpoint_url=endpoint_url,
+            region_name=region,
             config=Config(
-                retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=32
+                retries={"max_attempts": 2, "mode": "standard"},
+                max_pool_connections=32,
+                parameter_validation=validate,
             ),
             **CREDENTIALS,
         )

@@ -191,8 +191,8 @@ class Sandbox:
         self._parts.append(moto.stop)
         resources, self._api_key = create_resources(moto.url, names, self.sessions_key_schema)
 
-        ddb = client("dynamodb", moto.url, self.region)
-        ecs = client("ecs", moto.url, self.region)
+        ddb = client("dynamodb", moto.url, self.region, validate=False)
+        ecs = client("ecs", moto.url, self.region, validate=False)
         self._parts.append(ddb.close)
         self._parts.append(ecs.close)
         tables = Tables(ddb, names)
