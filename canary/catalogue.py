@@ -74,8 +74,9 @@ STEP_SUCCESS = _count(
 )
 SCENARIO_SUCCESS = _count(
     "ScenarioSuccess",
-    "Every invocation emits it: 1 when no step failed (or the run was skipped because "
-    "another run holds the lock), 0 otherwise, including config, secret and canary errors.",
+    "Every invocation emits it: 1 when no step failed and the scenario ran to the end (or "
+    "the run was skipped because another run holds the lock), 0 otherwise, including config, "
+    "secret and canary errors and a run cut short by its time budget.",
 )
 RUN_SKIPPED = _count("RunSkipped", "1 when the run was skipped because another run holds the lock.")
 DUPLICATE_TASKS = _count(

@@ -51,6 +51,27 @@ DERIVED = frozenset(
 )
 
 
+BUDGET_SKIP_MARKER = "time budget"  # canary.runner: "skipped: time budget of N s exhausted"
+
+
+def cut_short(run: RunResult) -> list[str]:
+    """The steps that never ran because the run's time budget was spent."""
+    return [
+        s.name for s in run.steps
+        if s.status is Status.SKIPPED and BUDGET_SKIP_MARKER in s.reason
+    ]
+
+
+def scenario_succeeded(run: RunResult, *, skipped: bool = False) -> bool:
+    """ScenarioSuccess: no step failed, no canary error, and the scenario ran to the end.
+
+    A run cut short by its time budget is not a success: the steps it skipped
+    checked nothing, and a budget too short for the platform must not read as
+    healthy. A run skipped for the lock is (another run is doing the work).
+    """
+    return skipped or (run.ok and not cut_short(run))
+
+
 def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:
     """The run-level metric values (Environment dimension only), by catalogue name.
 
@@ -71,7 +92,7 @@ def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:
             values[name] = value
         if not run.error and run.duration_ms > 0:
             values[SCENARIO_DURATION.name] = float(run.duration_ms)
-    values[SCENARIO_SUCCESS.name] = 1.0 if (skipped or run.ok) else 0.0
+    values[SCENARIO_SUCCESS.name] = 1.0 if scenario_succeeded(run, skipped=skipped) else 0.0
     values[CANARY_ERROR.name] = 1.0 if run.error else 0.0
     values[RUN_SKIPPED.name] = 1.0 if skipped else 0.0
     return values

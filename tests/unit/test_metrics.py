@@ -185,3 +185,31 @@ def test_record_run_prints_the_lines_to_stdout(capsys):
 def test_empty_environment_is_refused():
     with pytest.raises(ValueError, match="Environment"):
         emf_documents(run(), environment="")
+
+
+def test_run_cut_short_by_its_time_budget_is_not_a_success():
+    short = run(
+        steps=[
+            StepResult("preflight", Status.PASSED),
+            StepResult(
+                "wake_hermes", Status.SKIPPED, reason="skipped: time budget of 2 s exhausted"
+            ),
+            StepResult("route", Status.SKIPPED, reason="skipped: wake_hermes skipped"),
+        ],
+        metrics={},
+    )
+    assert short.ok  # no step failed...
+    docs = emf_documents(short, environment="t")
+    assert values_of(docs[0])["ScenarioSuccess"] == 0.0  # ...but the scenario did not run
+    assert values_of(docs[0])["CanaryError"] == 0.0
+    assert {d["Step"] for d in docs[1:]} == {"preflight"}
+
+
+def test_steps_skipped_for_other_reasons_do_not_fail_the_run():
+    fine = run(
+        steps=[
+            StepResult("preflight", Status.PASSED),
+            StepResult("auto_save", Status.SKIPPED, reason="no lastAutoSave in production"),
+        ]
+    )
+    assert values_of(emf_documents(fine, environment="t")[0])["ScenarioSuccess"] == 1.0
