@@ -204,27 +204,35 @@ class EditContainer:
             return
 
     def _go_to_sleep(self) -> None:
-        self.tables.update_container(
-            self.container_id, {"status": "stopping", "stoppedAt": now_ms()}
-        )
-        self.truth.record(self.container_id, "stopping")
+        try:
+            self.tables.update_container(
+                self.container_id, {"status": "stopping", "stoppedAt": now_ms()}
+            )
+            self.truth.record(self.container_id, "stopping")
+            self._auto_save()
+            self.tables.update_container(self.container_id, {"status": "stopped"})
+            self.truth.record(self.container_id, "stopped")
+        finally:
+            self._close("Essential container in task exited")
+
+    def _auto_save(self) -> None:
         at = dt.datetime.now(dt.UTC)
-        push = "autosave_lost" not in self.faults
+        if "autosave_push_fails" in self.faults:
+            self.working_copy.break_remote()
         try:
             saved = self.working_copy.auto_save(
                 f"Auto-save: Container sleeping at {at.isoformat().replace('+00:00', 'Z')}",
-                push=push,
+                push="autosave_lost" not in self.faults,
                 at_ms=int(at.timestamp() * 1000),
             )
-        except Exception:
-            saved = None
-        if saved is not None:
-            if push:
-                self.truth.record(self.container_id, "pushed")
-            self.tables.update_container(self.container_id, {
-                # autosave_lost: records pushed=true although nothing was pushed
-                "lastAutoSave": {"at": saved.at_ms, "commit": saved.commit, "pushed": True},
-            })
-        self.tables.update_container(self.container_id, {"status": "stopped"})
-        self.truth.record(self.container_id, "stopped")
-        self._close("Essential container in task exited")
+        except Exception:  # a broken working copy: nothing saved, the container still stops
+            return
+        if saved is None:
+            return  # clean: nothing to save
+        if saved.pushed:
+            self.truth.record(self.container_id, "pushed")
+        # autosave_lost: records pushed=true although nothing was pushed
+        pushed = True if "autosave_lost" in self.faults else saved.pushed
+        self.tables.update_container(self.container_id, {
+            "lastAutoSave": {"at": saved.at_ms, "commit": saved.commit, "pushed": pushed},
+        })

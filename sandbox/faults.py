@@ -36,6 +36,9 @@ FAULTS: dict[str, str] = {
         "auto-save commits but never pushes, yet records pushed=true "
         "(only git ls-remote reveals it)"
     ),
+    "autosave_push_fails": (
+        "auto-save commits but the push fails (origin unreachable); records pushed=false"
+    ),
     "unreachable_container": (
         "the containers table says running but the container does not answer: "
         "router 502 Container unreachable"

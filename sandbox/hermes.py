@@ -102,17 +102,18 @@ class Hermes:
         return {k: v for k, v in answer.items() if v not in (None, "")}
 
     def _find_session(self, thread_id: Any) -> dict[str, Any]:
-        unknown = SessionNotFoundError(f"Session for thread {thread_id} not found")
+        """thread-mappings (threadId) -> sessionId -> sessions (by partition key)."""
+        shown = "undefined" if thread_id is None else thread_id  # as NestJS renders a missing id
+        unknown = SessionNotFoundError(f"Session for thread {shown} not found")
         if not isinstance(thread_id, str) or not thread_id:
-            raise unknown if thread_id is not None else SessionNotFoundError(
-                "Session for thread undefined not found"
-            )
+            raise unknown
         mapping = self.tables.get_mapping(thread_id)
-        session = self.tables.get_session(mapping["sessionId"]) if mapping and mapping.get(
-            "sessionId") else None
+        if mapping is None or not mapping.get("sessionId"):
+            raise unknown
+        session = self.tables.get_session(str(mapping["sessionId"]))
         if session is None:
             raise unknown
-        if mapping and not session.get("containerId") and mapping.get("containerId"):
+        if not session.get("containerId") and mapping.get("containerId"):
             session["containerId"] = mapping["containerId"]
         return session
 

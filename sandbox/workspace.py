@@ -114,6 +114,10 @@ class WorkingCopy:
             f.write_text(f"uncommitted edit {self._dirty_n}\n")
             return f
 
+    def break_remote(self) -> None:
+        """Fault injection: point origin at a path that does not exist."""
+        git(self.path, "remote", "set-url", "origin", str(self.path / "no-such-origin.git"))
+
     def is_dirty(self) -> bool:
         return bool(git(self.path, "status", "--porcelain"))
 
@@ -121,13 +125,21 @@ class WorkingCopy:
         return git(self.path, "rev-parse", "HEAD")
 
     def auto_save(self, message: str, push: bool, at_ms: int) -> AutoSave | None:
-        """If dirty: stage all, commit, push (unless told not to). None when clean."""
+        """If dirty: stage all, commit, push (unless told not to). None when clean.
+
+        `pushed` is what really happened; a failed push does not stop the container.
+        """
         with self._lock:
             if not self.is_dirty():
                 return None
             git(self.path, "add", "-A")
             git(self.path, "commit", "-q", "-m", message)
             commit = self.head()
+            pushed = False
             if push:
-                git(self.path, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
-            return AutoSave(at_ms=at_ms, commit=commit, pushed=push)
+                try:
+                    git(self.path, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}")
+                    pushed = True
+                except GitError:
+                    pushed = False  # the commit stays local; recorded as not pushed
+            return AutoSave(at_ms=at_ms, commit=commit, pushed=pushed)

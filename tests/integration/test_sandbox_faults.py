@@ -152,6 +152,22 @@ def test_autosave_lost_records_pushed_but_the_remote_lacks_the_commit(make_platf
     assert "pushed" not in p.event_names(s.container_id)
 
 
+def test_autosave_push_fails_records_not_pushed(make_platform, wait_for):
+    p = make_platform(faults=["autosave_push_fails"], idle_timeout_s=0.3, check_interval_s=0.05)
+    s = p.seed()
+    p.resume(s.body)
+    p.sb.dirty_workspace(s.container_id)
+    p.end_session(s)
+    wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
+    save = p.container(s.container_id)["lastAutoSave"]
+    assert save["pushed"] is False
+    remote = p.info.git_remote_template.format(containerId=s.container_id)
+    heads = subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True,
+                           check=True).stdout
+    assert save["commit"] not in heads
+    assert "pushed" not in p.event_names(s.container_id)
+
+
 def test_unreachable_container_is_running_in_state_but_router_502(make_platform):
     p = make_platform(faults=["unreachable_container"])
     s = p.seed()
