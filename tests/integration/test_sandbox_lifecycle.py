@@ -139,3 +139,29 @@ def test_concurrent_wakes_start_exactly_one_task(make_platform):
     assert len({r.json()["taskArn"] for r in responses}) == 1
     assert len(p.tasks(s.container_id)) == 1
     assert p.event_names(s.container_id).count("wake_requested") == 1
+
+
+def test_task_is_pending_until_the_container_registers(make_platform, wait_for):
+    p = make_platform(boot_delay_s=1.0)
+    s = p.seed()
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(p.resume, s.body)
+        (task,) = wait_for(lambda: p.tasks(s.container_id), timeout=5)
+        assert task["lastStatus"] == "PENDING"
+        assert p.status(s.container_id) == "starting"
+        assert call.result(timeout=10).status_code == 201
+    (task,) = p.tasks(s.container_id)
+    assert task["lastStatus"] == "RUNNING"
+    assert "registered_running" in p.event_names(s.container_id)
+
+
+def test_stop_task_kills_the_container_and_marks_it_stopped(make_platform, wait_for):
+    p = make_platform()
+    s = p.seed()
+    arn = p.resume(s.body).json()["taskArn"]
+    port = int(p.container(s.container_id)["containerPort"])
+    p.ecs.stop_task(cluster=p.info.cluster, task=arn, reason="operator")
+    (task,) = p.tasks(s.container_id)
+    assert task["lastStatus"] == "STOPPED" and task["stoppedReason"] == "operator"
+    assert p.status(s.container_id) == "stopped"
+    assert _refused(port)
