@@ -70,7 +70,8 @@ def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextI
     try:
         from sandbox import FAULTS, Sandbox
     except ImportError as exc:
-        raise UsageError(f"the sandbox package is not importable ({exc}); use --target env")
+        raise UsageError(
+            f"the sandbox package is not importable ({exc}); use --target env") from None
     unknown = sorted(set(args.fault) - set(FAULTS))
     if unknown:
         raise UsageError(f"unknown fault(s): {', '.join(unknown)}; valid faults: "

@@ -56,17 +56,17 @@ class _RedactingStdout(io.TextIOBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: set[str] = set()
+        self.secrets: frozenset[str] = frozenset()
 
     def add_secret(self, value: str | None) -> None:
         if value and len(value) >= 4:  # masking shorter strings would garble ordinary text
-            self._secrets.add(value)
+            self.secrets = self.secrets | {value}
 
     def forget_secrets(self) -> None:
-        self._secrets.clear()
+        self.secrets = frozenset()
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
+        for secret in self.secrets:
             text = text.replace(secret, REDACTED)
         return text
 
@@ -81,14 +81,67 @@ class _RedactingStdout(io.TextIOBase):
         sys.stdout.flush()
 
 
+class RedactedError(Exception):
+    """When a logged exception's text contained a secret: stands in for it, masked."""
+
+
+_STANDARD_RECORD_KEYS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime",
+}
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks known secrets in a log record itself (message, exception, extra fields).
+
+    The output stream masks too; this keeps the records clean for every other
+    handler (a test's capture, a future log shipper). Records without a secret
+    pass untouched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = _stream.secrets
+        if not secrets:
+            return True
+        message = record.getMessage()
+        if any(s in message for s in secrets):
+            record.msg, record.args = _stream.redact(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text = f"{type(exc).__name__}: {exc}"
+            if any(s in text for s in secrets):
+                record.exc_info = (RedactedError, RedactedError(_stream.redact(text)),
+                                   record.exc_info[2])
+                record.exc_text = None
+        for key, value in list(vars(record).items()):
+            if key in _STANDARD_RECORD_KEYS or not isinstance(value, str | dict | list | tuple):
+                continue
+            dumped = json.dumps(value, default=str)
+            if any(s in dumped for s in secrets):
+                setattr(record, key, json.loads(_stream.redact(dumped)))
+        return True
+
+
 _stream = _RedactingStdout()
+_redact_filter = _RedactSecrets()
 logger = Logger(stream=_stream)  # service from POWERTOOLS_SERVICE_NAME; JSON lines
+logger.addFilter(_redact_filter)
 
 # The canary's own modules log through the same JSON handler (and the same masking).
 _canary_logger = logging.getLogger("canary")
 _canary_logger.addHandler(logger.registered_handler)
 _canary_logger.setLevel(logging.INFO)
 _canary_logger.propagate = False
+
+
+def _mask_canary_loggers() -> None:
+    """Put the masking filter on every canary.* logger (a parent's filter does not see
+    its children's records). Idempotent; run once the scenario's modules are imported."""
+    for name, candidate in list(logging.Logger.manager.loggerDict.items()):
+        ours = name == "canary" or name.startswith("canary.")
+        if ours and isinstance(candidate, logging.Logger) and (
+            _redact_filter not in candidate.filters
+        ):
+            candidate.addFilter(_redact_filter)
 
 
 # -- warm-container state ----------------------------------------------------------------
@@ -265,6 +318,7 @@ def _run(
     from canary.runner import run_scenario
     from canary.secrets import SecretError
 
+    _mask_canary_loggers()
     try:
         _stream.add_secret(deps.api_key.get())  # read now: a bad secret fails here, clearly
     except SecretError as exc:

@@ -76,13 +76,15 @@ class StepSpec:
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("preflight", preflight),
     StepSpec("wake_hermes", wake_hermes, ("preflight",)),
+    # concurrency, route, warm_api and auth need a running container, not a fast wake: they skip
+    # themselves when wake_hermes never got the container up (steps/base.py).
     StepSpec("concurrency", concurrency, ("preflight",)),
-    StepSpec("route", route, ("preflight", "wake_hermes")),
-    StepSpec("warm_api", warm_api, ("preflight", "wake_hermes")),
+    StepSpec("route", route, ("preflight",)),
+    StepSpec("warm_api", warm_api, ("preflight",)),
     StepSpec("hermes_not_found", hermes_not_found, ("preflight",)),
     StepSpec("router_not_found", router_not_found, ("preflight",)),
     StepSpec("websocket", websocket, ("preflight",)),
-    StepSpec("auth", auth, ("preflight", "wake_hermes")),
+    StepSpec("auth", auth, ("preflight",)),
     StepSpec("wake_preview", wake_preview, ("preflight",)),
     StepSpec("sleep", sleep, ("preflight",)),
     StepSpec("auto_save", auto_save, ("preflight", "sleep")),
@@ -184,8 +186,21 @@ def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
         step = StepResult(spec.name, Status.FAILED, reason=msg)
         run.error = run.error or msg
     step.name = spec.name
+    _redact(step, ctx.api_key.peek())
     step.duration_ms = round((ctx.clock.monotonic() - began) * 1000, 1)
     return step
+
+
+def _redact(step: StepResult, key: str | None) -> None:
+    """A hostile target may echo our headers: the key never leaves a step."""
+    if not key:
+        return
+    step.reason = step.reason.replace(key, "[redacted]")
+    step.findings = [f.replace(key, "[redacted]") for f in step.findings]
+    step.measurements = {
+        k: v.replace(key, "[redacted]") if isinstance(v, str) else v
+        for k, v in step.measurements.items()
+    }
 
 
 def _emit(run: RunResult, step: StepResult, on_step: Callable[[StepResult], None] | None

@@ -62,6 +62,10 @@ class ApiKeyProvider:
             self._fetched_at = now
             return self._cached
 
+    def peek(self) -> str | None:
+        """The key if already known (never fetches): for redacting output."""
+        return self._static or self._cached
+
     def invalidate(self) -> None:
         with self._lock:
             self._cached = None

@@ -39,7 +39,7 @@ class ResumeAnswer:
             return self.http.error
         msg = (self.body or {}).get("message")
         if isinstance(msg, str):
-            return f"HTTP {self.status} {msg[:120]!r}"
+            return f"HTTP {self.status} {msg[:240]!r}"
         return self.http.describe()
 
 

@@ -4,12 +4,15 @@ finding (degraded, AuthNotEnforced=1), not an outage: production is known not to
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, result, skip_if_container_down
 
 NAME = "auth"
 
 
 def run(ctx: RunContext) -> StepResult:
+    skipped = skip_if_container_down(ctx, NAME)
+    if skipped is not None:
+        return skipped
     c = ctx.config
     ans = ctx.hermes.resume_preview(c.thread_id, c.client_id, timeout_s=ctx.timeout(10.0),
                                     auth=False)

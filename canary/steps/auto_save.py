@@ -70,9 +70,10 @@ def run(ctx: RunContext) -> StepResult:
     except GitError as exc:
         return result(NAME, Status.FAILED, f"cannot verify the auto-save: {exc}", m)
     if commit not in shas:
+        seen = ", ".join(dict.fromkeys(s[:12] for s in shas)) or "nothing"
         return result(NAME, Status.FAILED,
                       f"auto-save commit {str(commit)[:12]} is recorded as pushed but is not on "
-                      f"the remote (ls-remote shows {', '.join(s[:12] for s in shas) or 'nothing'})"
+                      f"the remote (ls-remote shows {seen})"
                       ": work lost", failed)
     return result(NAME, Status.PASSED,
                   f"auto-save commit {str(commit)[:12]} is on the remote", {**m,

@@ -86,6 +86,14 @@ def has_marker(config: Any, text: str, container_id: str | None = None) -> bool:
     return marker is None or marker in text
 
 
+def skip_if_container_down(ctx: RunContext, name: str) -> StepResult | None:
+    """A skipped result when wake_hermes ran and never got the container up, else None."""
+    if ctx.shared.get("container_down"):
+        return result(name, Status.SKIPPED,
+                      "skipped: wake_hermes failed (the container never became running)")
+    return None
+
+
 def ensure_running(ctx: RunContext) -> str | None:
     """Make sure the synthetic container is running (unmeasured resume-preview if not).
     Returns None when it is, else why not."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from canary.clients.orchestrator import created_at
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, result, skip_if_container_down
 
 NAME = "concurrency"
 CLOCK_SKEW_S = 5.0
 
 
 def run(ctx: RunContext) -> StepResult:
+    skipped = skip_if_container_down(ctx, NAME)
+    if skipped is not None:
+        return skipped
     c = ctx.config
     if "wake_started_wall" not in ctx.shared:
         return result(NAME, Status.SKIPPED, "skipped: no wake through Hermes ran")

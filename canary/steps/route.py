@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, ensure_running, grade, has_marker, result
+from canary.steps.base import (
+    RunContext,
+    ensure_running,
+    grade,
+    has_marker,
+    result,
+    skip_if_container_down,
+)
 
 NAME = "route"
 TIMEOUT_S = 10.0
 
 
 def run(ctx: RunContext) -> StepResult:
+    skipped = skip_if_container_down(ctx, NAME)
+    if skipped is not None:
+        return skipped
     c = ctx.config
     why = ensure_running(ctx)
     if why:

@@ -127,7 +127,10 @@ def _wait(ctx: RunContext) -> StepResult:
     stopped_after = clock.monotonic() - free_at
     m["auto_sleep_missed"] = 0
     m["stopped_after_ms"] = ms(stopped_after)
-    m["auto_sleep_delay_ms"] = ms(max(0.0, stopped_after - c.idle_timeout_s))
+    # Delay past the moment it was both idle for the timeout and free of sessions.
+    idle_since = ctx.shared.get("last_activity", free_at)
+    allowed_at = max(idle_since + c.idle_timeout_s, free_at)
+    m["auto_sleep_delay_ms"] = ms(max(0.0, free_at + stopped_after - allowed_at))
     ctx.shared["slept"] = True
     via = "stopping -> stopped" if "stopping" in seen else "stopped (stopping not observed)"
     return result(NAME, Status.PASSED,

@@ -86,14 +86,15 @@ def run(ctx: RunContext) -> StepResult:
     violations = 0
     container_ids: set[str] = set()
     task_arns: set[str] = set()
+    unanswered = sum(1 for a in answers if a is None)
+    if unanswered:
+        problems.append(f"{unanswered}/{n} calls got no answer within {c.wake_timeout_s:g} s")
+    errors = [a for a in answers if a is not None and a.status != 201]
+    if errors:
+        problems.append(f"{len(errors)}/{n} calls failed, e.g. {errors[0].describe()}")
+        violations += sum(1 for a in errors if a.status and a.status not in (500, 502, 503, 504))
     for i, a in enumerate(answers):
-        if a is None:
-            problems.append(f"call {i + 1}: no answer within {c.wake_timeout_s:g} s")
-            continue
-        if a.status != 201:
-            problems.append(f"call {i + 1}: {a.describe()}")
-            if a.status and a.status not in (500, 502, 503, 504):
-                violations += 1
+        if a is None or a.status != 201:
             continue
         if a.body is None:
             problems.append(f"call {i + 1}: 201 without a JSON object body "
@@ -127,15 +128,16 @@ def run(ctx: RunContext) -> StepResult:
         m["wake_ms"] = wake_ms
         ctx.add_success("wakes_ms", wake_ms)
     if not state.ok:
+        ctx.shared["container_down"] = True
         last = (state.last or {}).get("status") if isinstance(state.last, dict) else None
-        problems.insert(0, f"container not running in {c.containers_table} within "
+        problems.append(f"container not running in {c.containers_table} within "
                         f"{ms(clock.monotonic() - t0):.0f} ms (last status {last or 'none'})")
     elif page is not None and not page.ok:
         last = page.last
         why = ("answered 200 without the marker " + repr(c.marker_for())
                if last is not None and last.status == 200 else
                f"last answer {last.describe() if last is not None else 'none'}")
-        problems.insert(0, f"container running in the table after {state_ms:.0f} ms but its "
+        problems.append(f"container running in the table after {state_ms:.0f} ms but its "
                         f"preview did not answer 200 through the router: {why}")
     if problems:
         return result(NAME, Status.FAILED, "; ".join(problems)[:900], m)

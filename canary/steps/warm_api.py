@@ -7,12 +7,15 @@ slowest (the alarm's statistic is Maximum), the average is kept for the report.
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, ensure_running, grade, result
+from canary.steps.base import RunContext, ensure_running, grade, result, skip_if_container_down
 
 NAME = "warm_api"
 
 
 def run(ctx: RunContext) -> StepResult:
+    skipped = skip_if_container_down(ctx, NAME)
+    if skipped is not None:
+        return skipped
     c = ctx.config
     why = ensure_running(ctx)
     if why:
