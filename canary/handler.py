@@ -362,7 +362,9 @@ def _report(outcome: _Outcome, *, namespace: str, environment: str) -> dict[str,
 
     ok = scenario_succeeded(run, skipped=outcome.skipped)
     summary = json.loads(_stream.redact(json.dumps(run.to_dict(), default=str)))
-    summary.update(ok=ok, skipped=outcome.skipped, summary=outcome.why or _why(run))
+    summary.update(
+        ok=ok, skipped=outcome.skipped, summary=_stream.redact(outcome.why or _why(run))
+    )
     if ok:
         logger.info(summary["summary"])
     else:
