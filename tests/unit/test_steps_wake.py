@@ -1,0 +1,302 @@
+"""preflight, wake_hermes, concurrency, wake_preview over MockTransport + moto + a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from canary.models import Status
+from canary.secrets import SecretError
+from canary.steps import concurrency, preflight, wake_hermes, wake_preview
+
+CID = "canary-t1-u1"
+MARKER = f"marker:{CID}"
+
+
+def resume_ok(status="running", **extra):
+    def handler(req):
+        body = {"sessionId": "s", "containerId": CID, "status": status, **extra}
+        return httpx.Response(201, json=body)
+    return handler
+
+
+def router_from_table(aws, h):
+    """The router: 200 + marker when the containers table says running, else loading page."""
+    def handler(req):
+        row = h.container_row(aws) or {}
+        if row.get("status") == "running":
+            return httpx.Response(200, text=f"<p>{MARKER}</p>")
+        return httpx.Response(202, headers={"Retry-After": "1"},
+                              text="<h1>Waking Up Edit Session</h1> t1")
+    return handler
+
+
+# -- preflight ------------------------------------------------------------------------------
+def test_preflight_creates_fixtures_and_reports_cold_start(make_ctx, aws):
+    ctx = make_ctx()
+    r = preflight.run(ctx)
+    assert r.status is Status.PASSED
+    mapping = ctx.state.get_mapping("t1")
+    assert mapping["status"] == "active" and mapping["containerId"] == CID
+    session = ctx.state.get_session(ctx.config.session_id)
+    assert session["threadId"] == "t1" and session["containerId"] == CID
+    assert r.measurements["initial_status"] == "none"
+
+
+def test_preflight_makes_a_running_container_cold_and_says_so(make_ctx, aws, h):
+    arn = h.run_task(aws)
+    h.put_container(aws, status="running", taskArn=arn)
+    ctx = make_ctx()
+    r = preflight.run(ctx)
+    assert r.status is Status.PASSED
+    assert "made it cold" in r.reason and "stopped task" in r.reason
+    assert h.container_row(aws)["status"] == "stopped"
+    (task,) = ctx.orchestrator.container_tasks(CID)
+    assert task["lastStatus"] == "STOPPED"
+    assert arn in ctx.shared["known_task_arns"]
+
+
+def test_preflight_secret_failure_propagates(make_ctx):
+    ctx = make_ctx()
+
+    class Broken:
+        def get(self):
+            raise SecretError("cannot read the API key from secret arn:x: AccessDenied")
+
+    ctx.api_key = Broken()
+    with pytest.raises(SecretError):
+        preflight.run(ctx)
+
+
+def test_preflight_observe_mode_flags_a_missed_sleep(make_ctx, aws, h, clock):
+    last = int((clock.now() - 3 * 3600) * 1000)
+    h.put_container(aws, status="running", lastActivity=last)
+    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200, sleep_check_interval_s=60,
+                   sleep_margin_s=60)
+    r = preflight.run(ctx)
+    assert ctx.shared["previous_sleep"]["missed"] is True
+    assert any("auto-sleep missed" in f for f in r.findings)
+
+
+def test_preflight_observe_mode_measures_the_previous_sleep_delay(make_ctx, aws, h, clock):
+    last = int((clock.now() - 3600) * 1000)
+    h.put_container(aws, status="stopped", lastActivity=last,
+                    stoppedAt=last + 1200_000 + 45_000)
+    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200)
+    preflight.run(ctx)
+    assert ctx.shared["previous_sleep"] == {"missed": False, "delay_ms": 45_000}
+
+
+def test_preflight_does_not_judge_sleep_when_a_previous_run_left_its_mapping(
+        make_ctx, aws, h, clock):
+    h.put_container(aws, status="running", lastActivity=int((clock.now() - 9999) * 1000))
+    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200)
+    ctx.harness.create_thread_mapping("s", "t1", CID)
+    r = preflight.run(ctx)
+    assert "previous_sleep" not in ctx.shared
+    assert any("not judged" in f for f in r.findings)
+
+
+# -- wake_hermes ------------------------------------------------------------------------------
+def test_cold_wake_measures_until_running_and_preview_answers(make_ctx, aws, h, platform,
+                                                                clock):
+    platform.hermes = resume_ok(taskArn="arn:aws:ecs:task/x")
+    platform.router = router_from_table(aws, h)
+    ctx = make_ctx()
+    clock.at(0.8, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(ctx)
+    assert r.status is Status.PASSED, r.reason
+    m = r.measurements
+    assert m["requests"] == 3 and m["successes"] == 3
+    assert 800 <= m["state_running_ms"] <= 900  # 100 ms resolution
+    assert m["wake_ms"] == m["preview_answering_ms"] >= m["state_running_ms"]
+    assert m["poll_interval_ms"] <= 100
+    resumes = [q for q in platform.requests if q.url.host == "hermes.test"]
+    assert len(resumes) == 3
+    assert ctx.shared["wake_task_arns"] == {"arn:aws:ecs:task/x"}
+
+
+def test_cold_wake_polls_adaptively(make_ctx, aws, h, platform, clock):
+    platform.hermes = resume_ok()
+    platform.router = router_from_table(aws, h)
+    clock.at(2.0, lambda: h.put_container(aws, status="running"))
+    wake_hermes.run(make_ctx())
+    assert clock.sleeps[0] == pytest.approx(0.025)
+    assert max(clock.sleeps) <= 0.1 + 1e-9
+    assert len(clock.sleeps) < 40  # 2 s at a 100 ms cap, not hammering
+
+
+@pytest.mark.parametrize(("at", "status"), [(2.0, Status.DEGRADED), (3.5, Status.FAILED)])
+def test_slow_wake_is_graded_by_thresholds(make_ctx, aws, h, platform, clock, at, status):
+    platform.hermes = resume_ok()
+    platform.router = router_from_table(aws, h)
+    clock.at(at, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(make_ctx())
+    assert r.status is status
+    assert "threshold" in r.reason
+    assert "wake_ms" in r.measurements  # a slow wake is still a measured wake
+
+
+def test_hermes_500_fails_with_its_message_and_stops_polling(make_ctx, platform, clock):
+    platform.hermes = lambda req: httpx.Response(
+        500, json={"message": "Failed to resume session: task died"})
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "3/3 calls failed" in r.reason and "Failed to resume session: task died" in r.reason
+    assert "wake_ms" not in r.measurements
+    assert clock.monotonic() - 1000 < 6  # gave up before the wake timeout
+
+
+def test_201_without_json_is_a_contract_violation(make_ctx, aws, h, platform, clock):
+    platform.hermes = lambda req: httpx.Response(201, text="<html>ok</html>")
+    platform.router = router_from_table(aws, h)
+    clock.at(0.3, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "without a JSON object body" in r.reason
+    assert r.measurements["contract_violations"] == 3
+
+
+def test_calls_naming_different_containers_fail(make_ctx, aws, h, platform, clock):
+    names = iter(["a-b-c", CID, CID])
+    platform.hermes = lambda req: httpx.Response(
+        201, json={"containerId": next(names), "status": "starting"})
+    platform.router = router_from_table(aws, h)
+    clock.at(0.3, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "different containers" in r.reason
+
+
+def test_running_but_unreachable_preview_fails_with_router_answer(make_ctx, aws, h, platform,
+                                                                     clock):
+    platform.hermes = resume_ok()
+    platform.router = lambda req: httpx.Response(502, text="Container unreachable: refused")
+    clock.at(0.2, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "Container unreachable" in r.reason
+    assert "wake_ms" not in r.measurements
+
+
+def test_preview_without_marker_is_not_a_wake(make_ctx, aws, h, platform, clock):
+    platform.hermes = resume_ok()
+    platform.router = lambda req: httpx.Response(200, text="someone else's page")
+    clock.at(0.2, lambda: h.put_container(aws, status="running"))
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "without the marker" in r.reason
+
+
+def test_wake_hermes_skipped_when_not_in_wake_paths(make_ctx):
+    r = wake_hermes.run(make_ctx(wake_paths=("preview",)))
+    assert r.status is Status.SKIPPED and "WAKE_PATHS" in r.reason
+
+
+# -- concurrency ------------------------------------------------------------------------------
+def test_one_task_passes(make_ctx, aws, h, clock):
+    ctx = make_ctx()
+    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    arn = h.run_task(aws)
+    ctx.shared["wake_task_arns"] = {arn}
+    h.put_container(aws, status="running", taskArn=arn)
+    r = concurrency.run(ctx)
+    assert r.status is Status.PASSED
+    assert r.measurements["duplicate_tasks"] == 0
+
+
+def test_extra_tasks_fail_and_are_left_for_cleanup(make_ctx, aws, h, clock):
+    ctx = make_ctx()
+    old = h.run_task(aws)  # known before the wake: not counted
+    ctx.shared.update(wake_started_wall=clock.now(), known_task_arns={old})
+    a, b, c = h.run_task(aws), h.run_task(aws), h.run_task(aws)
+    ctx.shared["wake_task_arns"] = {a}
+    h.put_container(aws, status="running", taskArn=b)
+    r = concurrency.run(ctx)
+    assert r.status is Status.FAILED
+    assert r.measurements["duplicate_tasks"] == 2
+    assert r.measurements["tasks_started"] == 3
+    assert sorted(ctx.shared["duplicate_arns"]) == sorted([a, c])  # the table's task is kept
+    assert "3 tasks started" in r.reason
+
+
+def test_concurrency_skipped_without_a_wake(make_ctx):
+    r = concurrency.run(make_ctx())
+    assert r.status is Status.SKIPPED
+
+
+# -- wake_preview --------------------------------------------------------------------------------
+def test_preview_wake_honours_retry_after_and_measures(make_ctx, aws, h, platform, clock):
+    platform.router = router_from_table(aws, h)
+    h.put_container(aws, status="stopped")
+    ctx = make_ctx(wake_degraded_ms=5000, wake_failed_ms=8000)
+    ctx.harness.create_resumption_test_session()
+    clock.at(2.5, lambda: h.put_container(aws, status="running"))
+    r = wake_preview.run(ctx)
+    assert r.status is Status.PASSED, r.reason
+    assert r.measurements["loading_pages"] == 3
+    assert r.measurements["wake_ms"] == pytest.approx(3000, abs=1)
+    assert clock.sleeps == [1.0, 1.0, 1.0]
+
+
+def test_retry_after_is_capped(make_ctx, aws, h, platform, clock):
+    pages = iter([httpx.Response(503, headers={"Retry-After": "120"},
+                                 text="Waking Up Edit Session t1"),
+                  httpx.Response(200, text=MARKER)])
+    platform.router = lambda req: next(pages)
+    ctx = make_ctx(wake_failed_ms=10_000, wake_degraded_ms=10_000, wake_timeout_s=20)
+    r = wake_preview.run(ctx)
+    assert clock.sleeps == [5.0]
+    assert r.status is Status.PASSED
+
+
+def test_missing_retry_after_fails_as_contract_violation(make_ctx, aws, h, platform, clock):
+    pages = iter([httpx.Response(202, text="Waking Up Edit Session t1"),
+                  httpx.Response(200, text=MARKER)])
+    platform.router = lambda req: next(pages)
+    r = wake_preview.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "Retry-After" in r.reason
+    assert r.measurements["contract_violations"] == 1
+    assert "wake_ms" in r.measurements
+
+
+def test_loading_page_without_thread_id_is_a_violation(make_ctx, platform):
+    pages = iter([httpx.Response(202, headers={"Retry-After": "1"}, text="please wait"),
+                  httpx.Response(200, text=MARKER)])
+    platform.router = lambda req: next(pages)
+    r = wake_preview.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "Waking Up Edit Session" in r.reason
+
+
+def test_never_waking_fails_at_the_wake_timeout(make_ctx, platform, clock):
+    platform.router = lambda req: httpx.Response(
+        202, headers={"Retry-After": "1"}, text="Waking Up Edit Session t1")
+    r = wake_preview.run(make_ctx(wake_timeout_s=4))
+    assert r.status is Status.FAILED
+    assert "did not answer 200" in r.reason
+    assert clock.monotonic() - 1000 <= 4.0 + 1e-6
+
+
+def test_preview_wake_stops_a_running_container_first(make_ctx, aws, h, platform, clock):
+    arn = h.run_task(aws)
+    h.put_container(aws, status="running", taskArn=arn)
+    platform.router = router_from_table(aws, h)
+    clock.at(0.5, lambda: h.put_container(aws, status="running"))
+    r = wake_preview.run(make_ctx())
+    assert r.status is Status.PASSED, r.reason
+    assert h.container_row(aws)["status"] == "running"
+    assert r.measurements["loading_pages"] == 1
+    assert any("stopped task" in f for f in r.findings)
+
+
+def test_preview_wake_body_is_json_for_nothing(make_ctx, platform):
+    # sanity: the loading page check looks at the page text, whatever its content-type
+    pages = iter([httpx.Response(202, headers={"Retry-After": "0"},
+                                 content=json.dumps({"x": "Waking Up Edit Session t1"})),
+                  httpx.Response(200, text=MARKER)])
+    platform.router = lambda req: next(pages)
+    assert wake_preview.run(make_ctx()).status is Status.PASSED
