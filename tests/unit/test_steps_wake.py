@@ -33,7 +33,7 @@ def router_from_table(aws, h):
     return handler
 
 
-# -- preflight ------------------------------------------------------------------------------
+# -- preflight -----
 def test_preflight_creates_fixtures_and_reports_cold_start(make_ctx, aws):
     ctx = make_ctx()
     r = preflight.run(ctx)
@@ -99,7 +99,7 @@ def test_preflight_does_not_judge_sleep_when_a_previous_run_left_its_mapping(
     assert any("not judged" in f for f in r.findings)
 
 
-# -- wake_hermes ------------------------------------------------------------------------------
+# -- wake_hermes -----
 def test_cold_wake_measures_until_running_and_preview_answers(make_ctx, aws, h, platform,
                                                                 clock):
     platform.hermes = resume_ok(taskArn="arn:aws:ecs:task/x")
@@ -195,7 +195,7 @@ def test_wake_hermes_skipped_when_not_in_wake_paths(make_ctx):
     assert r.status is Status.SKIPPED and "WAKE_PATHS" in r.reason
 
 
-# -- concurrency ------------------------------------------------------------------------------
+# -- concurrency -----
 def test_one_task_passes(make_ctx, aws, h, clock):
     ctx = make_ctx()
     ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
@@ -227,7 +227,7 @@ def test_concurrency_skipped_without_a_wake(make_ctx):
     assert r.status is Status.SKIPPED
 
 
-# -- wake_preview --------------------------------------------------------------------------------
+# -- wake_preview -----
 def test_preview_wake_honours_retry_after_and_measures(make_ctx, aws, h, platform, clock):
     platform.router = router_from_table(aws, h)
     h.put_container(aws, status="stopped")

@@ -1,0 +1,189 @@
+"""route, warm_api and the negative checks (hermes_not_found, router_not_found, websocket, auth)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from canary.models import Status
+from canary.steps import auth, hermes_not_found, route, router_not_found, warm_api, websocket
+
+CID = "canary-t1-u1"
+MARKER = f"marker:{CID}"
+
+
+def slow(clock, seconds, response):
+    def handler(req):
+        clock.advance(seconds)
+        return response
+    return handler
+
+
+@pytest.fixture
+def running(aws, h):
+    h.put_container(aws, status="running")
+
+
+# -- route -----
+def test_route_passes_with_marker_and_records_latency(make_ctx, platform, clock, running):
+    platform.router = slow(clock, 0.05, httpx.Response(200, text=f"page {MARKER}"))
+    r = route.run(make_ctx())
+    assert r.status is Status.PASSED
+    assert r.measurements["latency_ms"] == pytest.approx(50, abs=1)
+
+
+def test_route_without_marker_fails(make_ctx, platform, running):
+    platform.router = lambda req: httpx.Response(200, text="another site")
+    r = route.run(make_ctx())
+    assert r.status is Status.FAILED and "marker" in r.reason
+    assert "latency_ms" not in r.measurements
+
+
+def test_route_502_fails_with_body(make_ctx, platform, running):
+    platform.router = lambda req: httpx.Response(502, text="Container unreachable: x")
+    r = route.run(make_ctx())
+    assert r.status is Status.FAILED and "Container unreachable" in r.reason
+
+
+def test_route_wakes_a_stopped_container_first_unmeasured(make_ctx, aws, h, platform):
+    def resume(req):
+        h.put_container(aws, status="running")
+        return httpx.Response(201, json={"status": "running", "containerId": CID})
+
+    platform.hermes = resume
+    platform.router = lambda req: httpx.Response(200, text=MARKER)
+    r = route.run(make_ctx())
+    assert r.status is Status.PASSED
+    assert [q.url.host for q in platform.requests] == ["hermes.test", "router.test"]
+
+
+def test_route_skipped_when_the_wake_never_got_the_container_up(make_ctx, platform):
+    ctx = make_ctx()
+    ctx.shared["container_down"] = True
+    r = route.run(ctx)
+    assert r.status is Status.SKIPPED
+    assert platform.requests == []
+
+
+# -- warm_api -----
+@pytest.mark.parametrize(("seconds", "status"), [
+    (0.05, Status.PASSED), (0.2, Status.DEGRADED), (0.8, Status.FAILED)])
+def test_warm_api_graded_on_the_slowest_sample(make_ctx, platform, clock, running, seconds,
+                                               status):
+    platform.hermes = slow(clock, seconds, httpx.Response(201, json={"status": "running"}))
+    r = warm_api.run(make_ctx())
+    assert r.status is status
+    assert r.measurements["response_ms"] == pytest.approx(seconds * 1000, abs=1)
+    assert len(platform.requests) == 3
+
+
+def test_warm_api_starting_for_running_container_fails(make_ctx, platform, running):
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "starting"})
+    r = warm_api.run(make_ctx())
+    assert r.status is Status.FAILED and "'starting'" in r.reason
+    assert "response_ms" not in r.measurements
+
+
+def test_warm_api_error_status_fails_with_message(make_ctx, platform, running):
+    platform.hermes = lambda req: httpx.Response(503, json={"message": "down for repairs"})
+    r = warm_api.run(make_ctx())
+    assert r.status is Status.FAILED and "down for repairs" in r.reason
+
+
+# -- hermes_not_found -----
+def test_unknown_thread_404_not_found_passes(make_ctx, platform):
+    seen = []
+
+    def handler(req):
+        seen.append(req)
+        return httpx.Response(404, json={"message": "Session for thread x not found"})
+
+    platform.hermes = handler
+    r = hermes_not_found.run(make_ctx())
+    assert r.status is Status.PASSED
+    assert b"canary-unknown-run123" in seen[0].content
+
+
+@pytest.mark.parametrize("response", [
+    httpx.Response(500, json={"message": "Internal server error"}),
+    httpx.Response(201, json={"status": "running"}),
+    httpx.Response(404, text="<html>Not Found</html>"),
+    httpx.Response(404, json={"message": "gone"}),
+])
+def test_unknown_thread_wrong_answer_is_a_contract_violation(make_ctx, platform, response):
+    platform.hermes = lambda req: response
+    r = hermes_not_found.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert r.measurements["contract_violations"] == 1
+
+
+# -- router_not_found -----
+def test_router_not_found_page_passes(make_ctx, platform):
+    platform.router = lambda req: httpx.Response(
+        404, text="<h1>Edit Session Not Found</h1> canary-unknown-run123 canary")
+    assert router_not_found.run(make_ctx()).status is Status.PASSED
+
+
+def test_router_not_found_page_must_name_thread_and_client(make_ctx, platform):
+    platform.router = lambda req: httpx.Response(404, text="<h1>Edit Session Not Found</h1>")
+    r = router_not_found.run(make_ctx())
+    assert r.status is Status.FAILED and "missing" in r.reason
+
+
+def test_router_200_for_unknown_thread_fails(make_ctx, platform):
+    platform.router = lambda req: httpx.Response(
+        200, text="Edit Session Not Found canary-unknown-run123 canary")
+    r = router_not_found.run(make_ctx())
+    assert r.status is Status.FAILED and r.measurements["contract_violations"] == 1
+
+
+# -- websocket -----
+def test_websocket_refused_passes_and_sends_an_upgrade(make_ctx, platform):
+    seen = []
+
+    def handler(req):
+        seen.append(req)
+        return httpx.Response(502, text="WebSocket not supported")
+
+    platform.router = handler
+    assert websocket.run(make_ctx()).status is Status.PASSED
+    assert seen[0].headers["upgrade"] == "websocket"
+    assert seen[0].url.path == "/session/t1/_astro/hmr"
+
+
+@pytest.mark.parametrize("response", [httpx.Response(200, text="ok"),
+                                      httpx.Response(502, text="Bad Gateway")])
+def test_websocket_not_refused_properly_fails(make_ctx, platform, response):
+    platform.router = lambda req: response
+    r = websocket.run(make_ctx())
+    assert r.status is Status.FAILED and r.measurements["contract_violations"] == 1
+
+
+# -- auth -----
+@pytest.mark.parametrize("code", [401, 403])
+def test_auth_refused_passes(make_ctx, platform, running, code):
+    seen = []
+
+    def handler(req):
+        seen.append(req)
+        return httpx.Response(code, json={"message": "Unauthorized"})
+
+    platform.hermes = handler
+    r = auth.run(make_ctx())
+    assert r.status is Status.PASSED
+    assert "authorization" not in seen[0].headers
+    assert r.measurements["auth_not_enforced"] == 0
+
+
+def test_auth_not_enforced_is_a_degraded_security_finding(make_ctx, platform, running):
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
+    r = auth.run(make_ctx())
+    assert r.status is Status.DEGRADED
+    assert r.measurements["auth_not_enforced"] == 1
+    assert r.findings and "SECURITY" in r.findings[0]
+
+
+def test_auth_unexpected_status_fails(make_ctx, platform, running):
+    platform.hermes = lambda req: httpx.Response(500, json={"message": "boom"})
+    r = auth.run(make_ctx())
+    assert r.status is Status.FAILED and "expected 401/403" in r.reason

@@ -1,0 +1,242 @@
+"""sleep (wait / observe / force), auto_save and cleanup, with the platform's state changes
+scheduled on the fake clock."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from canary.models import Status
+from canary.steps import auto_save, cleanup, sleep
+from canary.steps.auto_save import GitError
+
+CID = "canary-t1-u1"
+# make_config: idle 1 s + check 0.1 s + margin 0.5 s = 1.6 s bound
+
+
+@pytest.fixture
+def awake(aws, h, make_ctx):
+    h.put_container(aws, status="running")
+    ctx = make_ctx()
+    ctx.harness.create_resumption_test_session()
+    ctx.note_activity()
+    return ctx
+
+
+def sleep_at(clock, aws, h, t, commit="c0ffee", pushed=True, at_ms=None):
+    def go():
+        h.put_container(aws, status="stopping")
+        h.put_container(aws, status="stopped", lastAutoSave={
+            "at": at_ms if at_ms is not None else int(clock.now() * 1000),
+            "commit": commit, "pushed": pushed})
+    clock.at(t, go)
+
+
+# -- wait mode -----
+def test_wait_mode_holds_with_a_session_then_sleeps(awake, aws, h, platform, clock):
+    dirty = []
+    platform.control = lambda req: (dirty.append(req.url.path), httpx.Response(200, json={}))[1]
+    sleep_at(clock, aws, h, 2.0)
+    r = sleep.run(awake)
+    assert r.status is Status.PASSED, r.reason
+    assert dirty == [f"/_sandbox/containers/{CID}/dirty"]
+    assert r.measurements["held_awake_ms"] >= 1600
+    assert r.measurements["auto_sleep_missed"] == 0
+    assert 0 <= r.measurements["auto_sleep_delay_ms"] < 1000
+    assert awake.state.get_mapping("t1") is None  # the canary's own mapping released
+    assert awake.state.get_mapping("t1-keepalive") is None
+    assert awake.shared["slept"] and "dirtied_at_ms" in awake.shared
+
+
+def test_wait_mode_checks_the_extra_mapping_was_active(awake, aws, h, clock):
+    seen = []
+
+    def look():
+        seen.append(awake.harness.get_active_session_count(CID))
+
+    clock.at(0.5, look)
+    sleep_at(clock, aws, h, 2.0)
+    sleep.run(awake)
+    assert seen == [1]
+
+
+def test_sleeping_despite_an_active_session_fails(awake, aws, h, clock):
+    sleep_at(clock, aws, h, 0.9)
+    r = sleep.run(awake)
+    assert r.status is Status.FAILED
+    assert "into an active session" in r.reason
+    assert awake.state.get_mapping("t1-keepalive") is None  # removed even so
+
+
+def test_never_sleeping_fails_with_auto_sleep_missed(awake, clock):
+    r = sleep.run(awake)
+    assert r.status is Status.FAILED
+    assert "auto-sleep missed" in r.reason
+    assert r.measurements["auto_sleep_missed"] == 1
+    assert clock.monotonic() - 1000 == pytest.approx(3.2, abs=0.01)  # two bounds, no more
+
+
+def test_wait_mode_skipped_when_container_not_running(make_ctx, aws, h):
+    h.put_container(aws, status="stopped")
+    r = sleep.run(make_ctx())
+    assert r.status is Status.SKIPPED and "stopped" in r.reason
+
+
+def test_no_control_url_means_no_dirty_workspace(aws, h, make_ctx, clock):
+    h.put_container(aws, status="running")
+    ctx = make_ctx(sandbox_control_url=None)
+    sleep_at(clock, aws, h, 2.0)
+    r = sleep.run(ctx)
+    assert r.status is Status.PASSED
+    assert "dirtied_at_ms" not in ctx.shared
+    assert any("SANDBOX_CONTROL_URL" in f for f in r.findings)
+
+
+# -- observe and force -----
+def test_observe_reports_previous_missed_sleep_and_arms_next(make_ctx, aws, h):
+    ctx = make_ctx(sleep_mode="observe")
+    ctx.harness.create_resumption_test_session()
+    ctx.shared["previous_sleep"] = {"missed": True, "idle_s": 5000.0}
+    r = sleep.run(ctx)
+    assert r.status is Status.FAILED
+    assert r.measurements == {"auto_sleep_missed": 1}
+    assert ctx.state.get_mapping("t1") is None
+    assert ctx.shared["leave_running"] is True
+
+
+def test_observe_reports_previous_delay(make_ctx):
+    ctx = make_ctx(sleep_mode="observe")
+    ctx.shared["previous_sleep"] = {"missed": False, "delay_ms": 30_000.0}
+    r = sleep.run(ctx)
+    assert r.status is Status.PASSED
+    assert r.measurements == {"auto_sleep_missed": 0, "auto_sleep_delay_ms": 30_000.0}
+    assert "observes" in r.reason
+
+
+def test_force_mode_stops_the_task(make_ctx, aws, h):
+    arn = h.run_task(aws)
+    h.put_container(aws, status="running", taskArn=arn)
+    ctx = make_ctx(sleep_mode="force")
+    r = sleep.run(ctx)
+    assert r.status is Status.PASSED
+    assert h.container_row(aws)["status"] == "stopped"
+    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+
+
+# -- auto_save -----
+def slept(ctx, aws, h, clock, commit="c0ffee", pushed=True, age_s=0.0):
+    ctx.shared.update(slept=True, dirtied_at_ms=int(clock.now() * 1000))
+    h.put_container(aws, status="stopped", lastAutoSave={
+        "at": int((clock.now() - age_s) * 1000), "commit": commit, "pushed": pushed})
+
+
+def test_auto_save_on_remote_passes(make_ctx, aws, h, clock):
+    asked = []
+
+    def ls(remote, timeout_s):
+        asked.append((remote, timeout_s))
+        return ["c0ffee", "c0ffee"]
+
+    ctx = make_ctx(git_ls_remote=ls)
+    slept(ctx, aws, h, clock)
+    r = auto_save.run(ctx)
+    assert r.status is Status.PASSED
+    assert asked[0][0] == f"/remotes/{CID}.git" and asked[0][1] <= 15
+    assert r.measurements["auto_save_failed"] == 0
+
+
+def test_auto_save_missing_from_remote_is_work_lost(make_ctx, aws, h, clock):
+    ctx = make_ctx(git_ls_remote=lambda remote, t: ["0ld"])
+    slept(ctx, aws, h, clock)
+    r = auto_save.run(ctx)
+    assert r.status is Status.FAILED and "not on the remote" in r.reason
+    assert r.measurements["auto_save_failed"] == 1
+
+
+def test_auto_save_not_pushed_fails(make_ctx, aws, h, clock):
+    ctx = make_ctx(git_ls_remote=lambda remote, t: ["c0ffee"])
+    slept(ctx, aws, h, clock, pushed=False)
+    assert auto_save.run(ctx).measurements["auto_save_failed"] == 1
+
+
+def test_stale_auto_save_fails(make_ctx, aws, h, clock):
+    ctx = make_ctx(git_ls_remote=lambda remote, t: ["c0ffee"])
+    slept(ctx, aws, h, clock, age_s=600)
+    r = auto_save.run(ctx)
+    assert r.status is Status.FAILED and "older than this sleep" in r.reason
+
+
+def test_git_failure_fails_without_claiming_work_lost(make_ctx, aws, h, clock):
+    def ls(remote, t):
+        raise GitError("git ls-remote timed out after 15 s")
+
+    ctx = make_ctx(git_ls_remote=ls)
+    slept(ctx, aws, h, clock)
+    r = auto_save.run(ctx)
+    assert r.status is Status.FAILED and "timed out" in r.reason
+    assert "auto_save_failed" not in r.measurements
+
+
+def test_no_last_auto_save_is_skipped(make_ctx, aws, h, clock):
+    ctx = make_ctx()
+    ctx.shared.update(slept=True, dirtied_at_ms=1)
+    h.put_container(aws, status="stopped")
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "no lastAutoSave" in r.reason
+
+
+def test_no_remote_configured_is_skipped(make_ctx, aws, h, clock):
+    ctx = make_ctx(git_remote_url=None)
+    slept(ctx, aws, h, clock)
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "GIT_REMOTE_URL" in r.reason
+
+
+def test_real_git_ls_remote_reads_a_repository(tmp_path):
+    import subprocess
+
+    from canary.steps.auto_save import git_ls_remote
+
+    repo = tmp_path / "r"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run([*git, "init", "-q", str(repo)], check=True)
+    (repo / "f").write_text("x")
+    subprocess.run([*git, "-C", str(repo), "add", "f"], check=True)
+    subprocess.run([*git, "-C", str(repo), "commit", "-qm", "m"], check=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    assert head in git_ls_remote(str(repo), 10)
+    with pytest.raises(GitError):
+        git_ls_remote(str(tmp_path / "missing"), 10)
+
+
+# -- cleanup -----
+def test_cleanup_removes_mappings_and_stops_everything_in_wait_mode(make_ctx, aws, h):
+    ctx = make_ctx()
+    ctx.harness.create_resumption_test_session()
+    ctx.harness.create_thread_mapping("s", "t1-keepalive", CID)
+    keep, extra = h.run_task(aws), h.run_task(aws)
+    h.put_container(aws, status="running", taskArn=keep)
+    ctx.shared.update(preflight_done=True, extra_mappings=["t1-keepalive"],
+                      duplicate_arns=[extra])
+    r = cleanup.run(ctx)
+    assert r.status is Status.PASSED
+    assert ctx.state.get_mapping("t1") is None and ctx.state.get_mapping("t1-keepalive") is None
+    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+    assert h.container_row(aws)["status"] == "stopped"
+
+
+def test_cleanup_in_observe_mode_leaves_the_container_but_not_duplicates(make_ctx, aws, h):
+    ctx = make_ctx(sleep_mode="observe")
+    keep, extra = h.run_task(aws), h.run_task(aws)
+    ctx.shared.update(preflight_done=True, leave_running=True, duplicate_arns=[extra])
+    cleanup.run(ctx)
+    live = ctx.orchestrator.container_tasks(CID, include_stopped=False)
+    assert [t["taskArn"] for t in live] == [keep]
+
+
+def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
+    ctx = make_ctx(thread_mappings_table="gone")
+    ctx.shared.update(preflight_done=True, extra_mappings=["x"])
+    r = cleanup.run(ctx)
+    assert r.status is Status.FAILED and "DeleteItem gone" in r.reason
