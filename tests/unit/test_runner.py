@@ -1,0 +1,196 @@
+"""run_scenario: order, dependencies, the budget, cleanup always, metrics, redaction."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from canary import runner
+from canary.clients.base import TargetError
+from canary.models import RunResult, Status, StepResult
+from canary.runner import CLEANUP, STEP_NAMES, StepSpec, collect_metrics, run_scenario
+
+
+def test_step_names_are_the_documented_ones():
+    assert STEP_NAMES == (
+        "preflight", "wake_hermes", "concurrency", "route", "warm_api", "hermes_not_found",
+        "router_not_found", "websocket", "auth", "wake_preview", "sleep", "auto_save", "cleanup")
+
+
+def fake(name, fn=None, status=Status.PASSED, **measurements):
+    def run(ctx):
+        if fn is not None:
+            return fn(ctx)
+        return StepResult(name, status, reason=f"{name} {status.value}",
+                          measurements=dict(measurements))
+    return SimpleNamespace(run=run)
+
+
+@pytest.fixture
+def deps(aws, clock, h):
+    from canary.runner import Dependencies
+    from canary.secrets import ApiKeyProvider
+
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as http:
+        yield Dependencies(http=http, dynamodb=aws["ddb"], ecs=aws["ecs"],
+                           api_key=ApiKeyProvider(key=h.KEY, clock=clock))
+
+
+def use_steps(monkeypatch, specs, cleanup_fn=None):
+    calls = []
+
+    def cleanup_run(ctx):
+        calls.append(("cleanup", ctx.deadline - ctx.clock.monotonic()))
+        return cleanup_fn(ctx) if cleanup_fn else StepResult("cleanup", Status.PASSED)
+
+    monkeypatch.setattr(runner, "STEPS", tuple(specs))
+    monkeypatch.setattr(runner, "CLEANUP", StepSpec("cleanup", SimpleNamespace(run=cleanup_run)))
+    return calls
+
+
+def statuses(run: RunResult) -> dict[str, tuple[str, str]]:
+    return {s.name: (s.status.value, s.reason) for s in run.steps}
+
+
+def test_failed_dependency_skips_dependants_transitively_and_cleanup_runs(monkeypatch, deps,
+                                                                          clock, h):
+    calls = use_steps(monkeypatch, [
+        StepSpec("a", fake("a", status=Status.FAILED)),
+        StepSpec("b", fake("b"), ("a",)),
+        StepSpec("c", fake("c"), ("b",)),
+        StepSpec("d", fake("d")),
+    ])
+    run = run_scenario(h.make_config(), deps, clock)
+    s = statuses(run)
+    assert s["b"] == ("skipped", "skipped: a failed")
+    assert s["c"] == ("skipped", "skipped: b skipped")
+    assert s["d"][0] == "passed"
+    assert [x.name for x in run.steps] == ["a", "b", "c", "d", "cleanup"]
+    assert calls and not run.ok
+
+
+def test_budget_exhaustion_skips_the_rest_but_cleanup_gets_its_slice(monkeypatch, deps, clock,
+                                                                     h):
+    def slow(ctx):
+        ctx.clock.advance(100)
+        return StepResult("slow", Status.PASSED)
+
+    calls = use_steps(monkeypatch, [StepSpec("slow", SimpleNamespace(run=slow)),
+                                    StepSpec("next", fake("next"))])
+    run = run_scenario(h.make_config(budget_s=60, cleanup_reserve_s=5), deps, clock)
+    assert statuses(run)["next"] == ("skipped", "skipped: time budget of 60 s exhausted")
+    assert run.steps[-1].name == "cleanup"
+    assert calls[0][1] >= 2.0  # cleanup still had time
+
+
+def test_each_step_gets_what_is_left_minus_the_cleanup_reserve(monkeypatch, deps, clock, h):
+    seen = []
+
+    def look(ctx):
+        seen.append(ctx.deadline - ctx.clock.monotonic())
+        ctx.clock.advance(10)
+        return StepResult("x", Status.PASSED)
+
+    use_steps(monkeypatch, [StepSpec("x", SimpleNamespace(run=look)),
+                            StepSpec("y", SimpleNamespace(run=look))])
+    run_scenario(h.make_config(budget_s=60, cleanup_reserve_s=5), deps, clock, deadline_s=40)
+    assert seen == [pytest.approx(35), pytest.approx(25)]
+
+
+def test_target_error_is_a_failed_step_not_a_canary_error(monkeypatch, deps, clock, h):
+    def boom(ctx):
+        raise TargetError("GetItem t: AccessDeniedException no")
+
+    use_steps(monkeypatch, [StepSpec("x", SimpleNamespace(run=boom)), StepSpec("y", fake("y"))])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert statuses(run)["x"] == ("failed", "GetItem t: AccessDeniedException no")
+    assert run.error == ""
+    assert statuses(run)["y"][0] == "passed"
+
+
+def test_canary_bug_fails_the_step_sets_error_and_still_cleans_up(monkeypatch, deps, clock, h):
+    def bug(ctx):
+        return {}["missing"]
+
+    calls = use_steps(monkeypatch, [StepSpec("x", SimpleNamespace(run=bug))])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.step("x").status is Status.FAILED
+    assert "canary error in x: KeyError" in run.error
+    assert calls
+
+
+def test_on_step_sees_each_result_live_and_cannot_break_the_run(monkeypatch, deps, clock, h):
+    use_steps(monkeypatch, [StepSpec("a", fake("a")), StepSpec("b", fake("b"))])
+    seen = []
+
+    def on_step(step):
+        seen.append(step.name)
+        raise RuntimeError("printer on fire")
+
+    run = run_scenario(h.make_config(), deps, clock, on_step=on_step, run_id="r1")
+    assert seen == ["a", "b", "cleanup"]
+    assert run.ok and run.run_id == "r1"
+    assert run.target == "sandbox" and run.environment == "unit"
+    assert run.started_at == clock.now() - run.duration_ms / 1000
+
+
+def test_durations_come_from_the_injected_clock(monkeypatch, deps, clock, h):
+    def took(ctx):
+        ctx.clock.advance(1.25)
+        return StepResult("t", Status.PASSED)
+
+    use_steps(monkeypatch, [StepSpec("t", SimpleNamespace(run=took))])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.step("t").duration_ms == 1250.0
+    assert run.duration_ms == 1250.0
+
+
+def test_metrics_only_from_steps_that_measured(monkeypatch, deps, clock, h):
+    use_steps(monkeypatch, [
+        StepSpec("wake_hermes", fake("wake_hermes", wake_ms=812.5, contract_violations=1)),
+        StepSpec("warm_api", fake("warm_api", status=Status.FAILED, contract_violations=1)),
+        StepSpec("auth", fake("auth", status=Status.DEGRADED, auth_not_enforced=1)),
+        StepSpec("sleep", fake("sleep", status=Status.FAILED, auto_sleep_missed=1)),
+        StepSpec("wake_preview", fake("wake_preview", status=Status.SKIPPED, wake_ms=5)),
+    ])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.metrics == {"ContainerWakeTime": 812.5, "AuthNotEnforced": 1.0,
+                           "AutoSleepMissed": 1.0, "ContractViolations": 2.0}
+
+
+def test_collect_metrics_knows_every_catalogue_run_metric():
+    from canary.catalogue import METRICS_BY_NAME
+    from canary.metrics import DERIVED
+
+    run_metrics = {n for n in METRICS_BY_NAME if n not in DERIVED}
+    assert run_metrics == {*runner.LATENCIES, *runner.COUNTS, "ContractViolations"}
+    run = RunResult("r", "t", "e", 0.0)
+    assert collect_metrics(run) == {"ContractViolations": 0.0}
+
+
+def test_a_key_echoed_by_the_target_is_redacted(monkeypatch, aws, clock, h, platform):
+    from canary.runner import Dependencies
+    from canary.secrets import ApiKeyProvider
+    from canary.steps import wake_hermes
+
+    def echo(req):
+        header = req.headers["authorization"]
+        return httpx.Response(500, json={"message": f"Failed to resume session: {header}"})
+
+    platform.hermes = echo
+    use_steps(monkeypatch, [StepSpec("wake_hermes", wake_hermes)])
+    with httpx.Client(transport=httpx.MockTransport(platform)) as http:
+        deps = Dependencies(http=http, dynamodb=aws["ddb"], ecs=aws["ecs"],
+                            api_key=ApiKeyProvider(key=h.KEY, clock=clock))
+        run = run_scenario(h.make_config(), deps, clock)
+    step = run.step("wake_hermes")
+    assert step.status is Status.FAILED
+    assert "[redacted]" in step.reason
+    assert h.KEY not in repr(run.to_dict())
+
+
+def test_cleanup_is_the_real_cleanup_by_default():
+    assert CLEANUP.name == "cleanup"
+    assert STEP_NAMES[-1] == "cleanup"
