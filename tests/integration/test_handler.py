@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +33,7 @@ from canary.catalogue import (
     alarm_specs,
 )
 from canary.config import CanaryConfig
+from canary.models import RunResult, Status, StepResult
 from sandbox import Sandbox
 
 pytestmark = pytest.mark.integration
@@ -128,7 +132,9 @@ def _dimension_sets(doc: dict[str, Any]) -> list[list[str]]:
     return _directive(doc)["Dimensions"]
 
 
-def assert_valid_emf(doc: dict[str, Any], namespace: str = DEFAULT_NAMESPACE) -> None:
+def assert_valid_emf(
+    doc: dict[str, Any], namespace: str = DEFAULT_NAMESPACE, environment: str = ENVIRONMENT
+) -> None:
     meta = doc["_aws"]
     assert isinstance(meta["Timestamp"], int) and meta["Timestamp"] > 0
     (directive,) = meta["CloudWatchMetrics"]
@@ -145,7 +151,7 @@ def assert_valid_emf(doc: dict[str, Any], namespace: str = DEFAULT_NAMESPACE) ->
         values = doc[definition["Name"]]
         assert isinstance(values, list) and values
         assert all(isinstance(v, int | float) for v in values)
-    assert doc[ENVIRONMENT_DIMENSION] == ENVIRONMENT
+    assert doc[ENVIRONMENT_DIMENSION] == environment
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -242,7 +248,7 @@ class Lambda:
         leaks = [text[max(0, i - 200) : i + 60] for i in [text.find(self.sb.api_key)] if i >= 0]
         assert not leaks
         for doc in invocation.emf:
-            assert_valid_emf(doc)
+            assert_valid_emf(doc, environment=os.environ["CANARY_ENVIRONMENT"])
         return invocation
 
 
@@ -540,6 +546,51 @@ class TestHealthyPlatform:
         assert lambda_handler._warm.tracer is None
 
 
+def run_from_dict(doc: dict[str, Any]) -> RunResult:
+    """A RunResult back from `RunResult.to_dict()` (the CLI's --json output)."""
+    return RunResult(
+        run_id=doc["run_id"],
+        target=doc["target"],
+        environment=doc["environment"],
+        started_at=doc["started_at"],
+        duration_ms=doc["duration_ms"],
+        error=doc["error"],
+        metrics=dict(doc["metrics"]),
+        steps=[
+            StepResult(
+                s["name"],
+                Status(s["status"]),
+                s["duration_ms"],
+                s["reason"],
+                dict(s["measurements"]),
+                list(s["findings"]),
+            )
+            for s in doc["steps"]
+        ],
+    )
+
+
+class TestLocalParity:
+    def test_cli_emf_lines_are_the_lines_the_lambda_prints(self, invoke, monkeypatch):
+        # `python -m canary run --emf` against its own sandbox, in its own process.
+        cli = subprocess.run(
+            [sys.executable, "-m", "canary", "run", "--emf", "--json", "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr[-2000:]
+        doc = json.loads(cli.stdout)
+        run = run_from_dict(doc)
+        # The handler, given that very run, prints the very same lines.
+        monkeypatch.setenv("CANARY_ENVIRONMENT", run.environment)
+        monkeypatch.setattr(canary.runner, "run_scenario", lambda *a, **k: run)
+        inv = invoke()
+        assert inv.emf_lines == doc["emf"]
+        assert inv.run_metrics["ScenarioSuccess"] == 1.0
+
+
 def spy_on_run_scenario(monkeypatch) -> list[float]:
     """Record the budget of every real run_scenario call (the run still happens)."""
     calls: list[float] = []
@@ -555,7 +606,6 @@ def spy_on_run_scenario(monkeypatch) -> list[float]:
 
 def stub_scenario(monkeypatch) -> None:
     """A passing one-step run, for tests about the handler's plumbing only."""
-    from canary.models import RunResult, Status, StepResult
 
     def passing(config: Any, deps: Any, clock: Any, **kwargs: Any) -> RunResult:
         return RunResult(
