@@ -14,6 +14,25 @@ from canary.models import Status, StepResult
 from canary.steps.base import RunContext, result
 
 NAME = "cleanup"
+SETTLE_S = 1.0
+
+
+def _stop_live(ctx: RunContext, attempt: Callable[[str, Callable[[], object]], None],
+               problems: list[str]) -> int:
+    """Stop the synthetic container's live tasks (not already-handled duplicates)."""
+    try:
+        live = [t for t in ctx.orchestrator.container_tasks(ctx.config.container_id,
+                                                            include_stopped=False)
+                if t.get("lastStatus") != "STOPPED"
+                and t["taskArn"] not in ctx.shared.get("duplicate_arns", [])]
+    except TargetError as exc:
+        problems.append(f"listing the container's tasks: {exc}")
+        return 0
+    for t in live:
+        arn = t["taskArn"]
+        attempt(f"stopped leftover task {arn.rsplit('/', 1)[-1][:12]}",
+                lambda a=arn: ctx.orchestrator.stop_task(a))
+    return len(live)
 
 
 def run(ctx: RunContext) -> StepResult:
@@ -37,19 +56,12 @@ def run(ctx: RunContext) -> StepResult:
         attempt(f"stopped duplicate task {arn.rsplit('/', 1)[-1][:12]}",
                 lambda a=arn: ctx.orchestrator.stop_task(a))
     if not ctx.shared.get("leave_running") and ctx.shared.get("preflight_done"):
-        try:
-            live = [t for t in ctx.orchestrator.container_tasks(c.container_id,
-                                                                include_stopped=False)
-                    if t.get("lastStatus") != "STOPPED"
-                    and t["taskArn"] not in ctx.shared.get("duplicate_arns", [])]
-        except TargetError as exc:
-            problems.append(f"listing the container's tasks: {exc}")
-            live = []
-        for t in live:
-            arn = t["taskArn"]
-            attempt(f"stopped leftover task {arn.rsplit('/', 1)[-1][:12]}",
-                    lambda a=arn: ctx.orchestrator.stop_task(a))
-        if live:
+        stopped = _stop_live(ctx, attempt, problems)
+        if ctx.shared.get("wake_in_flight"):
+            # A wake the router started for our last page load may start a task late.
+            ctx.clock.sleep(min(SETTLE_S, max(0.0, ctx.remaining() - 1.0)))
+            stopped += _stop_live(ctx, attempt, problems)
+        if stopped:
             attempt("set container status stopped",
                     lambda: ctx.harness.set_container_status(c.container_id, "stopped"))
     m = {"actions": len(done)}

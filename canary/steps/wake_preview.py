@@ -80,6 +80,9 @@ def run(ctx: RunContext) -> StepResult:
         clock.sleep(wait)
 
     elapsed = ms(clock.monotonic() - t0)
+    if loading_pages and not (last is not None and last.status == 200):
+        # The router may still be waking the container for our last page load.
+        ctx.shared["wake_in_flight"] = True
     m["loading_pages"] = loading_pages
     m["contract_violations"] = violations
     woke = last is not None and last.status == 200 and has_marker(c, last.text)

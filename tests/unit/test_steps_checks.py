@@ -74,7 +74,8 @@ def test_warm_api_graded_on_the_slowest_sample(make_ctx, platform, clock, runnin
     r = warm_api.run(make_ctx())
     assert r.status is status
     assert r.measurements["response_ms"] == pytest.approx(seconds * 1000, abs=1)
-    assert len(platform.requests) == 3
+    # samples stop once one is over the failed threshold
+    assert len(platform.requests) == (1 if status is Status.FAILED else 3)
 
 
 def test_warm_api_starting_for_running_container_fails(make_ctx, platform, running):

@@ -235,6 +235,16 @@ def test_cleanup_in_observe_mode_leaves_the_container_but_not_duplicates(make_ct
     assert [t["taskArn"] for t in live] == [keep]
 
 
+def test_cleanup_waits_for_a_late_router_wake_and_stops_it(make_ctx, aws, h, clock):
+    ctx = make_ctx()
+    ctx.shared.update(preflight_done=True, wake_in_flight=True)
+    late = []
+    clock.at(0.5, lambda: late.append(h.run_task(aws)))
+    r = cleanup.run(ctx)
+    assert late and "stopped leftover task" in r.reason
+    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+
+
 def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
     ctx = make_ctx(thread_mappings_table="gone")
     ctx.shared.update(preflight_done=True, extra_mappings=["x"])
