@@ -1,0 +1,83 @@
+"""CLI usage and configuration errors: exit 2 with one clear line (no sandbox started)."""
+
+from __future__ import annotations
+
+import io
+
+from canary.cli import main
+from canary.models import RunResult, Status, StepResult
+from canary.report import full_report, metrics_block, step_line, step_table
+
+
+def run_cli(*argv, environ=None):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), environ=environ or {}, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_unknown_fault_exits_2_listing_valid_faults():
+    code, out, err = run_cli("run", "--fault", "gremlins")
+    assert code == 2
+    assert "unknown fault(s): gremlins" in err
+    assert "slow_wake" in err and "never_sleeps" in err
+    assert len(err.strip().splitlines()) == 1
+    assert out == ""
+
+
+def test_env_target_without_configuration_names_the_variable():
+    code, _, err = run_cli("run", "--target", "env")
+    assert code == 2
+    assert "HERMES_API_URL" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_env_target_without_synthetic_ids_is_refused():
+    environ = {"HERMES_API_URL": "https://h/hermes", "AWS_REGION": "us-east-1",
+               "PREVIEW_URL_TEMPLATE": "https://edit.{clientId}.x/session/{threadId}/",
+               "INTERNAL_API_KEY": "k"}
+    code, _, err = run_cli("run", "--target", "env", environ=environ)
+    assert code == 2
+    assert "CANARY_CLIENT_ID" in err and "synthetic" in err
+
+
+def test_fault_with_env_target_is_a_usage_error():
+    code, _, err = run_cli("run", "--target", "env", "--fault", "slow_wake")
+    assert code == 2 and "--fault" in err
+
+
+def test_bad_arguments_exit_2():
+    code, _, _ = run_cli("fly")
+    assert code == 2
+
+
+def sample_run() -> RunResult:
+    run = RunResult("r1", "sandbox", "sandbox", 0.0, duration_ms=4200)
+    run.steps = [
+        StepResult("wake_hermes", Status.PASSED, 700, "cold wake 700 ms",
+                   {"wake_ms": 700.0}),
+        StepResult("warm_api", Status.PASSED, 80, "ok", {"response_avg_ms": 24.6}),
+        StepResult("auth", Status.DEGRADED, 2, "SECURITY: no key needed",
+                   findings=["SECURITY: no key needed"]),
+        StepResult("wake_preview", Status.FAILED, 5000, "never woke"),
+    ]
+    return run
+
+
+def test_metrics_block_is_the_seeds_format():
+    block = metrics_block(sample_run(), emoji=False)
+    assert block.splitlines() == [
+        "Session Resumption Test Metrics:",
+        "   Container Wake Time: avg 700ms",
+        "   API Response Time: avg 25ms",
+        "   Successful Wakes: 1",
+        "   Total Errors: 1",
+    ]
+
+
+def test_step_table_and_live_lines_show_every_step():
+    run = sample_run()
+    table = step_table(run)
+    for s in run.steps:
+        assert s.name in table and s.status.value in table
+    assert step_line(run.steps[3]).startswith("[FAIL] wake_preview")
+    assert "verdict: FAILED" in full_report(run, io.StringIO())
