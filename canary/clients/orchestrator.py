@@ -79,6 +79,18 @@ class OrchestratorClient:
             or task_environment(t).get("CONTAINER_ID") == container_id
         ]
 
+    def stop_own_task(self, task_arn: str, container_id: str) -> bool:
+        """Stop a task only if it is not another container's (its overrides name no other
+        containerId). False when it refused."""
+        tasks = self.describe([task_arn])
+        named = task_environment(tasks[0]).get("CONTAINER_ID") if tasks else None
+        if named is not None and named != container_id:
+            return False
+        if tasks and tasks[0].get("lastStatus") == "STOPPED":
+            return True
+        self.stop_task(task_arn)
+        return True
+
     def stop_task(self, task_arn: str, reason: str = STOP_REASON) -> None:
         with aws_call(f"StopTask {task_arn}"):
             self.ecs.stop_task(cluster=self.cluster, task=task_arn, reason=reason)

@@ -18,6 +18,10 @@ class GitError(Exception):
     """When `git ls-remote` fails or times out."""
 
 
+class GitUnavailableError(GitError):
+    """When there is no git executable (e.g. the Lambda runtime)."""
+
+
 def git_ls_remote(remote: str, timeout_s: float) -> list[str]:
     """The commit SHAs of every ref on the remote."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
@@ -26,6 +30,8 @@ def git_ls_remote(remote: str, timeout_s: float) -> list[str]:
                               timeout=timeout_s, env=env, check=False)
     except subprocess.TimeoutExpired:
         raise GitError(f"git ls-remote timed out after {timeout_s:.0f} s") from None
+    except FileNotFoundError:
+        raise GitUnavailableError("no git executable on this host") from None
     except OSError as exc:
         raise GitError(f"git ls-remote could not run: {exc}") from None
     if proc.returncode != 0:
@@ -67,6 +73,8 @@ def run(ctx: RunContext) -> StepResult:
     ls = ctx.git_ls_remote or git_ls_remote
     try:
         shas = ls(remote, min(GIT_TIMEOUT_S, max(1.0, ctx.remaining())))
+    except GitUnavailableError as exc:
+        return result(NAME, Status.SKIPPED, f"skipped: cannot verify the auto-save: {exc}", m)
     except GitError as exc:
         return result(NAME, Status.FAILED, f"cannot verify the auto-save: {exc}", m)
     if commit not in shas:

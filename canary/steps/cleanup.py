@@ -53,8 +53,14 @@ def run(ctx: RunContext) -> StepResult:
         attempt("removed the canary's mapping",
                 lambda: ctx.state.delete_mapping(c.thread_id))
     for arn in ctx.shared.get("duplicate_arns", []):
-        attempt(f"stopped duplicate task {arn.rsplit('/', 1)[-1][:12]}",
-                lambda a=arn: ctx.orchestrator.stop_task(a))
+        short = arn.rsplit("/", 1)[-1][:12]
+
+        def stop_duplicate(a: str = arn, short: str = short) -> None:
+            if not ctx.orchestrator.stop_own_task(a, c.container_id):
+                raise TargetError(f"task {short} named by Hermes belongs to another container; "
+                                  "not stopped")
+
+        attempt(f"stopped duplicate task {short}", stop_duplicate)
     if not ctx.shared.get("leave_running") and ctx.shared.get("preflight_done"):
         stopped = _stop_live(ctx, attempt, problems)
         if ctx.shared.get("wake_in_flight"):

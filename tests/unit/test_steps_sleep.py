@@ -250,3 +250,25 @@ def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
     ctx.shared.update(preflight_done=True, extra_mappings=["x"])
     r = cleanup.run(ctx)
     assert r.status is Status.FAILED and "DeleteItem gone" in r.reason
+
+
+def test_cleanup_never_stops_another_containers_task(make_ctx, aws, h):
+    ctx = make_ctx()
+    foreign = h.run_task(aws, "someone-else-t9-u9")
+    ctx.shared.update(preflight_done=True, duplicate_arns=[foreign])
+    r = cleanup.run(ctx)
+    assert r.status is Status.FAILED and "another container" in r.reason
+    assert [t["taskArn"] for t in ctx.orchestrator.container_tasks(
+        "someone-else-t9-u9", include_stopped=False)] == [foreign]
+
+
+def test_missing_git_executable_skips_the_remote_check(make_ctx, aws, h, clock):
+    from canary.steps.auto_save import GitUnavailableError
+
+    def ls(remote, t):
+        raise GitUnavailableError("no git executable on this host")
+
+    ctx = make_ctx(git_ls_remote=ls)
+    slept(ctx, aws, h, clock)
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "no git executable" in r.reason
