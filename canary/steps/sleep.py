@@ -32,6 +32,12 @@ def run(ctx: RunContext) -> StepResult:
                       "(no wake succeeded), so there is no sleep to observe")
     if mode == "force":
         return _force(ctx)
+    needed = 2 * ctx.config.sleep_deadline_s + 1.0
+    if ctx.remaining() < needed:
+        return result(NAME, Status.SKIPPED,
+                      f"skipped: wait mode needs about {needed:.0f} s (twice idle timeout + check "
+                      f"interval + margin) but {ctx.remaining():.0f} s of the budget are left; "
+                      "use SLEEP_MODE=observe or raise CANARY_BUDGET_S")
     return _wait(ctx)
 
 

@@ -272,3 +272,11 @@ def test_missing_git_executable_skips_the_remote_check(make_ctx, aws, h, clock):
     slept(ctx, aws, h, clock)
     r = auto_save.run(ctx)
     assert r.status is Status.SKIPPED and "no git executable" in r.reason
+
+
+def test_wait_mode_that_cannot_fit_the_budget_is_skipped_not_failed(make_ctx, aws, h, clock):
+    h.put_container(aws, status="running")
+    ctx = make_ctx(idle_timeout_s=1200, sleep_check_interval_s=60, sleep_margin_s=60)
+    r = sleep.run(ctx)
+    assert r.status is Status.SKIPPED and "SLEEP_MODE=observe" in r.reason
+    assert clock.sleeps == []
