@@ -53,6 +53,9 @@ class AwsResources:
     security_group_id: str
 
 
+_api_call_lock = threading.Lock()
+
+
 class _WsgiHandler(Handler):
     """Serves moto's WSGI app with keep-alive (werkzeug's dev server closes every connection)."""
 
@@ -89,12 +92,17 @@ class _WsgiHandler(Handler):
             return lambda data: None
 
         app = self.server.app  # type: ignore[attr-defined]
-        result = app(environ, start_response)
-        try:
-            data = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
+        # One API call at a time: AWS applies each call atomically (a conditional put
+        # either wins or fails), moto's models do not lock. Without this, two
+        # concurrent conditional writes can both succeed, and the healthy sandbox
+        # would start duplicate tasks.
+        with _api_call_lock:
+            result = app(environ, start_response)
+            try:
+                data = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
         status, headers = started
         self.send_response(int(status.split(" ", 1)[0]), status.split(" ", 1)[1])
         for name, value in headers:
