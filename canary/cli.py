@@ -105,8 +105,9 @@ def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
     session = boto3.session.Session()
     from canary import USER_AGENT
 
-    bcfg = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
-                  read_timeout=20, max_pool_connections=16, user_agent_extra=USER_AGENT)
+    # Short AWS timeouts: a step's deadline bounds a run, a hanging call must not eat it.
+    bcfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
+                  read_timeout=10, max_pool_connections=16, user_agent_extra=USER_AGENT)
     ddb = session.client("dynamodb", config=bcfg, **kwargs)
     ecs = session.client("ecs", config=bcfg, **kwargs)
     sm = session.client("secretsmanager", config=bcfg, **kwargs) \

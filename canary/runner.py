@@ -10,6 +10,7 @@ unreadable secret): the step fails with the error and `RunResult.error` is set.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,7 +107,13 @@ COUNTS = {
     "AutoSaveFailed": ("auto_save", "auto_save_failed"),
     "AuthNotEnforced": ("auth", "auth_not_enforced"),
 }
+# observe mode: preflight judged the previous run's sleep; used when `sleep` did not run
+FALLBACKS = {
+    "AutoSleepMissed": ("preflight", "previous_sleep_missed"),
+    "AutoSleepDelay": ("preflight", "previous_auto_sleep_delay_ms"),
+}
 MIN_CLEANUP_S = 2.0
+OVERRUN_GRACE_S = 5.0  # how long past its deadline a hanging step is waited for
 
 
 def new_run_id() -> str:
@@ -172,19 +179,40 @@ def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id
 
 
 def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
+    """Run one step under a watchdog: a step still running OVERRUN_GRACE_S after its
+    deadline (an AWS call hanging in retries, a socket that never closes) is abandoned and
+    failed, so the run always reports within its budget."""
     began = ctx.clock.monotonic()
-    try:
-        step = spec.module.run(ctx)
-    except TargetError as exc:
-        step = StepResult(spec.name, Status.FAILED, reason=str(exc))
-    except SecretError as exc:
-        step = StepResult(spec.name, Status.FAILED, reason=str(exc))
-        run.error = run.error or str(exc)
-    except Exception as exc:  # a canary bug: report it, keep going to cleanup
-        log.exception("step %s raised", spec.name)
-        msg = f"canary error in {spec.name}: {type(exc).__name__}: {str(exc)[:200]}"
-        step = StepResult(spec.name, Status.FAILED, reason=msg)
-        run.error = run.error or msg
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["step"] = spec.module.run(ctx)
+        except BaseException as exc:  # handed to the runner's thread below
+            box["exc"] = exc
+
+    worker = threading.Thread(target=target, name=f"canary-step-{spec.name}", daemon=True)
+    worker.start()
+    worker.join(max(0.0, ctx.deadline - ctx.clock.monotonic()) + OVERRUN_GRACE_S)
+    if worker.is_alive():
+        step = StepResult(spec.name, Status.FAILED, reason=(
+            f"did not finish within its time ({ctx.clock.monotonic() - began:.0f} s, "
+            f"deadline + {OVERRUN_GRACE_S:g} s grace): a call to the target hangs; abandoned"))
+    else:
+        try:
+            if "exc" in box:
+                raise box["exc"]
+            step = box["step"]
+        except TargetError as exc:
+            step = StepResult(spec.name, Status.FAILED, reason=str(exc))
+        except SecretError as exc:
+            step = StepResult(spec.name, Status.FAILED, reason=str(exc))
+            run.error = run.error or str(exc)
+        except Exception as exc:  # a canary bug: report it, keep going to cleanup
+            log.error("step %s raised", spec.name, exc_info=exc)
+            msg = f"canary error in {spec.name}: {type(exc).__name__}: {str(exc)[:200]}"
+            step = StepResult(spec.name, Status.FAILED, reason=msg)
+            run.error = run.error or msg
     step.name = spec.name
     _redact(step, ctx.api_key.peek())
     step.duration_ms = round((ctx.clock.monotonic() - began) * 1000, 1)
@@ -221,14 +249,23 @@ def collect_metrics(run: RunResult) -> dict[str, float]:
     """
     metrics: dict[str, float] = {}
     for name, (step_name, key) in {**LATENCIES, **COUNTS}.items():
-        step = run.step(step_name)
-        if step is None or step.status is Status.SKIPPED:
-            continue
-        value = step.measurements.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            metrics[name] = float(value)
+        value = _measured(run, step_name, key)
+        if value is None and name in FALLBACKS:
+            value = _measured(run, *FALLBACKS[name])
+        if value is not None:
+            metrics[name] = value
     metrics["ContractViolations"] = float(sum(
         v for s in run.steps
         if isinstance(v := s.measurements.get("contract_violations"), int | float)
     ))
     return metrics
+
+
+def _measured(run: RunResult, step_name: str, key: str) -> float | None:
+    step = run.step(step_name)
+    if step is None or step.status is Status.SKIPPED:
+        return None
+    value = step.measurements.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None

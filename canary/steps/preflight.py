@@ -27,6 +27,11 @@ def run(ctx: RunContext) -> StepResult:
     m["initial_status"] = status
     if c.sleep_mode == "observe":
         _judge_previous_sleep(ctx, row, leftover_mapping, findings)
+        prev = ctx.shared.get("previous_sleep")
+        if prev is not None:  # also here, so a skipped `sleep` step cannot lose it
+            m["previous_sleep_missed"] = 1 if prev["missed"] else 0
+            if not prev["missed"]:
+                m["previous_auto_sleep_delay_ms"] = round(prev["delay_ms"], 1)
 
     tasks = ctx.orchestrator.container_tasks(c.container_id)
     live_tasks = [t for t in tasks if t.get("lastStatus") != "STOPPED"]

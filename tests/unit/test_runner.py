@@ -194,3 +194,42 @@ def test_a_key_echoed_by_the_target_is_redacted(monkeypatch, aws, clock, h, plat
 def test_cleanup_is_the_real_cleanup_by_default():
     assert CLEANUP.name == "cleanup"
     assert STEP_NAMES[-1] == "cleanup"
+
+
+def test_previous_sleep_verdict_survives_a_skipped_sleep_step(monkeypatch, deps, clock, h):
+    use_steps(monkeypatch, [
+        StepSpec("preflight", fake("preflight", previous_sleep_missed=1)),
+        StepSpec("sleep", fake("sleep", status=Status.SKIPPED)),
+    ])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.metrics["AutoSleepMissed"] == 1.0
+
+
+def test_sleep_step_verdict_wins_over_preflight(monkeypatch, deps, clock, h):
+    use_steps(monkeypatch, [
+        StepSpec("preflight", fake("preflight", previous_auto_sleep_delay_ms=10.0)),
+        StepSpec("sleep", fake("sleep", auto_sleep_delay_ms=20.0, auto_sleep_missed=0)),
+    ])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.metrics["AutoSleepDelay"] == 20.0
+
+
+def test_a_hanging_step_is_abandoned_and_the_run_still_reports(monkeypatch, deps, clock, h):
+    import threading
+
+    release = threading.Event()
+
+    def hang(ctx):
+        release.wait(30)
+        return StepResult("hang", Status.PASSED)
+
+    monkeypatch.setattr(runner, "OVERRUN_GRACE_S", 0.2)
+    calls = use_steps(monkeypatch, [StepSpec("hang", SimpleNamespace(run=hang)),
+                                    StepSpec("after", fake("after"))])
+    # The fake clock does not move while the step hangs: its deadline is budget - reserve.
+    run = run_scenario(h.make_config(budget_s=1, cleanup_reserve_s=0.2), deps, clock)
+    release.set()
+    assert statuses(run)["hang"][0] == "failed"
+    assert "hangs; abandoned" in statuses(run)["hang"][1]
+    assert statuses(run)["after"][0] == "passed"
+    assert calls
