@@ -147,6 +147,8 @@ def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: Text
         if not args.quiet:
             print(f"canary run against {config.target} ({config.environment}): "
                   f"{config.hermes_api_url}", file=live, flush=True)
+            if config.target == "env":
+                print(f"thresholds: {config.describe_thresholds()}", file=live, flush=True)
         run = run_scenario(config, deps, clock, on_step=on_step)
     emf = _emf(run, config, err) if args.emf else None
     if args.json:
