@@ -188,3 +188,17 @@ def test_auth_unexpected_status_fails(make_ctx, platform, running):
     platform.hermes = lambda req: httpx.Response(500, json={"message": "boom"})
     r = auth.run(make_ctx())
     assert r.status is Status.FAILED and "expected 401/403" in r.reason
+
+
+def test_binary_garbage_preview_fails_with_a_reason(make_ctx, platform, running):
+    platform.router = lambda req: httpx.Response(
+        200, content=bytes(range(256)) * 100, headers={"Content-Type": "application/octet-stream"})
+    r = route.run(make_ctx())
+    assert r.status is Status.FAILED and "without the marker" in r.reason
+
+
+def test_json_error_with_wrong_content_type_is_still_read(make_ctx, platform):
+    platform.hermes = lambda req: httpx.Response(
+        404, content=b'{"message": "Session for thread x not found"}',
+        headers={"Content-Type": "text/html"})
+    assert hermes_not_found.run(make_ctx()).status is Status.PASSED
