@@ -183,3 +183,14 @@ def test_observe_mode_reports_a_missed_sleep_next_run(sandbox_factory):
     assert second.step("sleep").status is Status.FAILED
     assert "auto-sleep missed" in second.step("sleep").reason
     assert second.metrics["AutoSleepMissed"] == 1
+
+
+def test_preview_only_wake_path(sandbox_factory):
+    run = run_against(sandbox_factory(), wake_paths=("preview",), sleep_mode="force")
+    status = {s.name: s.status for s in run.steps}
+    assert status["wake_hermes"] is Status.SKIPPED
+    assert status["concurrency"] is Status.SKIPPED
+    assert status["route"] is Status.PASSED  # it got the container running itself
+    assert status["wake_preview"] is Status.PASSED
+    assert run.ok and "ContainerWakeTime" not in run.metrics
+    assert run.metrics["PreviewWakeTime"] > 0
