@@ -28,7 +28,7 @@ def run(ctx: RunContext) -> StepResult:
                                         timeout_s=ctx.timeout(timeout_s))
         ctx.note_activity()
         if ans.status != 201:
-            m["contract_violations"] = 0 if ans.status in (0, 500, 502, 503, 504) else 1
+            m["contract_violations"] = 0 if ans.status in (0, 401, 403, 500, 502, 503, 504) else 1
             return result(NAME, Status.FAILED,
                           f"sample {i + 1}: {ans.describe()} (expected 201 running)", m)
         if ans.container_status != "running":
