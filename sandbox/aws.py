@@ -9,6 +9,7 @@ scaling a service creates no tasks (Hermes starts tasks with RunTask, as product
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -53,7 +54,7 @@ class AwsResources:
     security_group_id: str
 
 
-_api_call_lock = threading.Lock()
+_dynamodb_lock = threading.Lock()
 
 
 class _WsgiHandler(Handler):
@@ -92,11 +93,13 @@ class _WsgiHandler(Handler):
             return lambda data: None
 
         app = self.server.app  # type: ignore[attr-defined]
-        # One API call at a time: AWS applies each call atomically (a conditional put
-        # either wins or fails), moto's models do not lock. Without this, two
-        # concurrent conditional writes can both succeed, and the healthy sandbox
-        # would start duplicate tasks.
-        with _api_call_lock:
+        # One DynamoDB call at a time: DynamoDB applies each call atomically (a
+        # conditional put either wins or fails), moto's models do not lock. Without
+        # this, two concurrent conditional writes can both succeed, and the healthy
+        # sandbox would start duplicate tasks. Only DynamoDB: the ECS hooks
+        # (sandbox/fargate.py) write to DynamoDB from inside a StopTask call.
+        target = self.headers.get("X-Amz-Target", "")
+        with _dynamodb_lock if target.startswith("DynamoDB_") else contextlib.nullcontext():
             result = app(environ, start_response)
             try:
                 data = b"".join(result)
