@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,6 @@ class Workspaces:
 class WorkingCopy:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._dirty_n = 0
         self._lock = threading.Lock()
 
     def page(self) -> bytes:
@@ -108,11 +108,12 @@ class WorkingCopy:
 
     def make_dirty(self) -> Path:
         """Sandbox-only: an uncommitted change, as an editing session would leave."""
-        with self._lock:
-            self._dirty_n += 1
-            f = self.path / f"sandbox-edit-{self._dirty_n}.txt"
-            f.write_text(f"uncommitted edit {self._dirty_n}\n")
-            return f
+        # A name never used before: a re-woken container starts from the saved work,
+        # so a per-container counter would rewrite an already-committed file unchanged.
+        edit = uuid.uuid4().hex[:12]
+        f = self.path / f"sandbox-edit-{edit}.txt"
+        f.write_text(f"uncommitted edit {edit}\n")
+        return f
 
     def break_remote(self) -> None:
         """Fault injection: point origin at a path that does not exist."""

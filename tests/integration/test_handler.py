@@ -357,12 +357,6 @@ class TestHealthyPlatform:
         assert lambda_handler._warm.deps is None
         assert deps.http.is_closed
 
-    @pytest.mark.xfail(
-        reason="canary core/sandbox bug (reported): the second run against the same synthetic "
-        "session fails auto_save ('lastAutoSave ... is older than this sleep'); production runs "
-        "every period against one session",
-        strict=False,
-    )
     def test_consecutive_runs_against_the_same_session_pass(self, invoke):
         assert invoke().run_metrics["ScenarioSuccess"] == 1.0
         second = invoke()

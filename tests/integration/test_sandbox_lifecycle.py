@@ -97,6 +97,24 @@ def test_second_wake_starts_a_new_task_from_the_saved_work(make_platform, wait_f
     assert (workdir / changed.rsplit("/", 1)[-1]).exists()
 
 
+def test_every_sleep_after_new_edits_pushes_a_new_commit(make_platform, wait_for):
+    p = make_platform(**FAST)
+    s = p.seed()
+    remote = p.info.git_remote_template.format(containerId=s.container_id)
+    commits = []
+    for _ in range(2):  # the second container starts from the first one's saved work
+        p.set_mapping(s.thread_id, s.session_id, s.container_id, "active")
+        p.resume(s.body)
+        p.sb.dirty_workspace(s.container_id)
+        p.end_session(s)
+        wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
+        save = p.container(s.container_id)["lastAutoSave"]
+        assert save["pushed"] is True
+        assert _remote_head(remote) == save["commit"]
+        commits.append(save["commit"])
+    assert commits[0] != commits[1]
+
+
 def test_failed_session_count_is_taken_as_active(make_platform, wait_for):
     p = make_platform(**FAST)
     s = p.seed()
