@@ -32,7 +32,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from canary.catalogue import DEFAULT_NAMESPACE
-from canary.metrics import cut_short, emf_lines, scenario_succeeded
+from canary.metrics import emf_lines, scenario_succeeded
 from canary.models import RunResult, StepResult
 
 SAFETY_MARGIN_S = 5.0
@@ -378,7 +378,7 @@ def _why(run: RunResult) -> str:
     if run.error:
         return f"canary could not run: {run.error}"
     failed = [s for s in run.steps if s.failed]
-    short = cut_short(run)
+    short = run.cut_short
     if failed:
         parts = "; ".join(f"{s.name}: {s.reason or 'failed'}" for s in failed)
         return f"scenario failed in {seconds}: {parts}"

@@ -67,10 +67,13 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     duration_ms: float = 0.0
     error: str = ""  # set when the canary itself could not run (config, secret, bug)
+    # Steps never run because the time budget was spent: they checked nothing, so a
+    # run cut short is not ok (a budget too short for the platform must not read as healthy).
+    cut_short: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.error and not any(s.failed for s in self.steps)
+        return not self.error and not self.cut_short and not any(s.failed for s in self.steps)
 
     def step(self, name: str) -> StepResult | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -84,6 +87,7 @@ class RunResult:
             "started_at": self.started_at,
             "duration_ms": round(self.duration_ms, 1),
             "error": self.error,
+            "cut_short": list(self.cut_short),
             "steps": [s.to_dict() for s in self.steps],
             "metrics": dict(self.metrics),
         }

@@ -151,6 +151,7 @@ def run_scenario(
             step = StepResult(spec.name, Status.SKIPPED,
                               reason=f"skipped: time budget of {budget:g} s exhausted")
             broken[spec.name] = "skipped"
+            run.cut_short.append(spec.name)
         else:
             ctx.deadline = run_deadline - reserve
             step = _run_step(spec, ctx, run)

@@ -81,6 +81,7 @@ def test_budget_exhaustion_skips_the_rest_but_cleanup_gets_its_slice(monkeypatch
                                     StepSpec("next", fake("next"))])
     run = run_scenario(h.make_config(budget_s=60, cleanup_reserve_s=5), deps, clock)
     assert statuses(run)["next"] == ("skipped", "skipped: time budget of 60 s exhausted")
+    assert run.cut_short == ["next"] and not run.ok
     assert run.steps[-1].name == "cleanup"
     assert calls[0][1] >= 2.0  # cleanup still had time
 
