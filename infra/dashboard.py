@@ -10,11 +10,6 @@ from canary import catalogue as cat
 from infra.alarms import RUNBOOK, CanaryAlarms
 from infra.params import CanaryParams
 
-# Step names as the runner reports them (docs/ARCHITECTURE.md, "Step names").
-STEP_NAMES = (
-    "preflight", "wake_hermes", "concurrency", "route", "warm_api", "hermes_not_found",
-    "router_not_found", "websocket", "auth", "wake_preview", "sleep", "auto_save", "cleanup",
-)
 RUNS_PER_POINT = 6  # percentiles over this many runs per datapoint
 
 
@@ -82,7 +77,7 @@ class CanaryDashboard(Construct):
             title="Per-step success (1 = passed, 0 = failed)",
             left=[
                 metric(cat.STEP_SUCCESS, "Average", step, **{cat.STEP_DIMENSION: step})
-                for step in STEP_NAMES
+                for step in cat.STEP_NAMES
             ],
             left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
             width=24, height=6,
