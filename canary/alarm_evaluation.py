@@ -110,7 +110,10 @@ def period_values(
     for point in datapoints:
         if first <= point.timestamp < end:
             buckets[int((point.timestamp - first) // size)].append(float(point.value))
-    return [aggregate(bucket, spec.statistic) for bucket in buckets]
+    values = [aggregate(bucket, spec.statistic) for bucket in buckets]
+    if spec.fill_missing is not None:  # metric math FILL(m, value)
+        values = [spec.fill_missing if v is None else v for v in values]
+    return values
 
 
 def default_evaluation_range(spec: AlarmSpec) -> int:

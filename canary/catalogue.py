@@ -170,6 +170,10 @@ class AlarmSpec:
     runbook: str
     namespace: str | None = None
     dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,)
+    # When set, a period with no datapoint counts as this value (CloudWatch metric
+    # math `FILL(m, value)`), so no period is ever missing and the alarm fires after
+    # exactly M silent periods (plain missing-data handling looks further back).
+    fill_missing: float | None = None
 
 
 DEFAULT_SCHEDULE_MINUTES = 30
@@ -224,7 +228,7 @@ def alarm_specs(
             "CanaryHeartbeat", SCENARIO_SUCCESS.name, "SampleCount", 1, Comparison.LESS_THAN,
             period, 2, 2, MissingData.BREACHING, Severity.CRITICAL,
             "No canary result for two periods: check the schedule rule, the function's "
-            "errors and throttles.",
+            "errors and throttles.", fill_missing=0,
         ),
         at_least_one(
             "AutoSaveFailed", AUTO_SAVE_FAILED.name, Severity.CRITICAL,

@@ -65,13 +65,20 @@ class CanaryAlarms(Construct):
             unknown = [d for d in spec.dimensions if d not in dimension_values]
             if unknown:
                 raise ValueError(f"alarm {spec.name}: no value for dimension(s) {unknown}")
-            metric = cw.Metric(
+            metric: cw.IMetric = cw.Metric(
                 namespace=spec.namespace or DEFAULT_NAMESPACE,
                 metric_name=spec.metric,
                 dimensions_map={d: dimension_values[d] for d in spec.dimensions},
                 statistic=spec.statistic,
                 period=Duration.seconds(spec.period_seconds),
             )
+            if spec.fill_missing is not None:
+                metric = cw.MathExpression(
+                    expression=f"FILL(m, {spec.fill_missing:g})",
+                    using_metrics={"m": metric},
+                    label=f"{spec.metric} ({spec.statistic}, missing = {spec.fill_missing:g})",
+                    period=Duration.seconds(spec.period_seconds),
+                )
             alarm = cw.Alarm(
                 self, spec.name,
                 alarm_name=alarm_name(params, spec.name),

@@ -297,6 +297,19 @@ def _alarms_by_name(synthesized, cfn_type="AWS::CloudWatch::Alarm"):
     }
 
 
+def _alarm_metric(props, spec):
+    """The alarm's metric, flat: from the alarm itself, or from the one metric under a
+    `FILL(m, value)` expression when the spec fills missing periods."""
+    if spec.fill_missing is None:
+        return props
+    expression, (inner,) = props["Metrics"][0], props["Metrics"][1:]
+    assert expression["Expression"] == f"FILL(m, {spec.fill_missing:g})", spec.name
+    assert expression["ReturnData"] is True and inner["ReturnData"] is False
+    assert inner["Id"] == "m"
+    stat = inner["MetricStat"]
+    return {**stat["Metric"], "Statistic": stat["Stat"], "Period": stat["Period"]}
+
+
 def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
     params = synthesized.params
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
@@ -311,14 +324,15 @@ def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
             if spec.namespace == "AWS/Lambda"
             else [{"Name": ENVIRONMENT_DIMENSION, "Value": params.environment}]
         )
+        metric = _alarm_metric(props, spec)
         assert {
-            "Namespace": props["Namespace"],
-            "MetricName": props["MetricName"],
-            "Dimensions": props["Dimensions"],
-            "Statistic": props["Statistic"],
+            "Namespace": metric["Namespace"],
+            "MetricName": metric["MetricName"],
+            "Dimensions": metric["Dimensions"],
+            "Statistic": metric["Statistic"],
             "Threshold": props["Threshold"],
             "ComparisonOperator": props["ComparisonOperator"],
-            "Period": props["Period"],
+            "Period": metric["Period"],
             "EvaluationPeriods": props["EvaluationPeriods"],
             "DatapointsToAlarm": props["DatapointsToAlarm"],
             "TreatMissingData": props["TreatMissingData"],

@@ -8,6 +8,7 @@ does (`canary.alarm_evaluation`): canary -> EMF -> alarm.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import replace
 
@@ -165,16 +166,21 @@ def test_missing_series_trips_the_heartbeat():
     assert {n for n, s in others.items() if s is ALARM} == {"CanaryHeartbeat"}
 
 
-def test_heartbeat_trips_once_runs_stop_for_the_whole_evaluation_range():
+def test_heartbeat_trips_after_exactly_two_silent_periods():
     heartbeat = BY_NAME["CanaryHeartbeat"]
     lines = emitted([healthy_run(i) for i in range(4)])  # runs 0..3, then nothing
     states = states_after_each_run(heartbeat, lines, 10)
-    first_alarm = states.index(ALARM)
-    # CloudWatch keeps evaluating the last real datapoints while they are within
-    # its evaluation range (N + 2 periods here): silence is seen late, not never.
-    assert states[:4] == [OK] * 4
-    assert first_alarm == 3 + heartbeat.evaluation_periods + 2
-    assert set(states[first_alarm:]) == {ALARM}
+    # FILL(m, 0) turns each silent period into a breaching 0: without it CloudWatch
+    # would keep evaluating the last real datapoints of its wider evaluation range.
+    assert states[:5] == [OK] * 5
+    assert states[5:] == [ALARM] * 5
+
+
+def test_heartbeat_without_fill_would_see_silence_late():
+    heartbeat = dataclasses.replace(BY_NAME["CanaryHeartbeat"], fill_missing=None)
+    lines = emitted([healthy_run(i) for i in range(4)])
+    states = states_after_each_run(heartbeat, lines, 10)
+    assert states.index(ALARM) == 3 + heartbeat.evaluation_periods + 2
 
 
 def test_one_auto_save_failure_trips_the_data_loss_alarm_at_once():
