@@ -89,41 +89,13 @@ def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextI
 @contextlib.contextmanager
 def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
     """One httpx client and boto3 clients for one run, closed afterwards."""
-    import httpx
-
     from canary.runner import Dependencies
-    from canary.secrets import ApiKeyProvider
 
-    kwargs: dict[str, Any] = {"region_name": config.region}
-    if config.aws_endpoint_url:
-        kwargs["endpoint_url"] = config.aws_endpoint_url
-    if config.aws_test_credentials:
-        kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
-    import boto3
-    from botocore.config import Config
-
-    session = boto3.session.Session()
-    from canary import USER_AGENT
-
-    # Short AWS timeouts: a step's deadline bounds a run, a hanging call must not eat it.
-    bcfg = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
-                  read_timeout=10, max_pool_connections=16, user_agent_extra=USER_AGENT)
-    ddb = session.client("dynamodb", config=bcfg, **kwargs)
-    ecs = session.client("ecs", config=bcfg, **kwargs)
-    sm = session.client("secretsmanager", config=bcfg, **kwargs) \
-        if config.api_key_secret_arn and not config.api_key else None
-    http = httpx.Client(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+    deps = Dependencies.build(config, clock)
     try:
-        yield Dependencies(
-            http=http, dynamodb=ddb, ecs=ecs,
-            api_key=ApiKeyProvider(key=config.api_key, secret_arn=config.api_key_secret_arn,
-                                   clock=clock, client=sm),
-        )
+        yield deps
     finally:
-        http.close()
-        for c in (ddb, ecs, sm):
-            if c is not None:
-                c.close()
+        deps.close()
 
 
 def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: TextIO,

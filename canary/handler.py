@@ -56,9 +56,8 @@ def reset_warm_state() -> None:
     needs it. Closes the HTTP client.
     """
     global _warm
-    http = getattr(_warm.deps, "http", None)
-    if http is not None:
-        http.close()
+    if _warm.deps is not None:
+        _warm.deps.close()
     _warm = _Warm()
     _stream.forget_secrets()
 
@@ -73,39 +72,13 @@ def _dependencies(config: Any) -> Any:
     key = (config.region, config.aws_endpoint_url, config.api_key_secret_arn, config.api_key)
     if _warm.deps is not None and _warm.key == key:
         return _warm.deps
-    import boto3
-    import httpx
-    from botocore.config import Config
-
     from canary.clock import SystemClock
     from canary.runner import Dependencies
-    from canary.secrets import ApiKeyProvider
 
     if _warm.deps is not None:
-        _warm.deps.http.close()
-    kwargs: dict[str, Any] = {"region_name": config.region}
-    if config.aws_endpoint_url:
-        kwargs["endpoint_url"] = config.aws_endpoint_url
-    session = boto3.session.Session()
-    aws = Config(
-        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=20,
-        max_pool_connections=16,
-    )
-    secrets = None
-    if config.api_key_secret_arn and not config.api_key:
-        secrets = session.client("secretsmanager", config=aws, **kwargs)
-    _warm.deps = Dependencies(
-        http=httpx.Client(
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        ),
-        dynamodb=session.client("dynamodb", config=aws, **kwargs),
-        ecs=session.client("ecs", config=aws, **kwargs),
-        # One provider per container: its cache (TTL) spans warm invocations.
-        api_key=ApiKeyProvider(
-            key=config.api_key, secret_arn=config.api_key_secret_arn, clock=SystemClock(),
-            client=secrets,
-        ),
-    )
+        _warm.deps.close()
+    # One provider per container: its cache (TTL) spans warm invocations.
+    _warm.deps = Dependencies.build(config, SystemClock())
     _warm.key = key
     return _warm.deps
 

@@ -64,6 +64,41 @@ class Dependencies:
     api_key: ApiKeyProvider
     git_ls_remote: Callable[[str, float], list[str]] | None = None
 
+    @classmethod
+    def build(cls, config: CanaryConfig, clock: Clock) -> Dependencies:
+        """The real clients for `config`: one httpx client, boto3 DynamoDB and ECS clients
+        with short timeouts (a step's deadline bounds a run; a hanging call must not eat
+        it), and the API key provider (Secrets Manager only when the key is not given)."""
+        import boto3
+        from botocore.config import Config
+
+        from canary import USER_AGENT
+
+        kwargs: dict[str, Any] = {"region_name": config.region}
+        if config.aws_endpoint_url:
+            kwargs["endpoint_url"] = config.aws_endpoint_url
+        if config.aws_test_credentials:
+            kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+        session = boto3.session.Session()
+        aws = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
+                     read_timeout=10, max_pool_connections=16, user_agent_extra=USER_AGENT)
+        secrets = (session.client("secretsmanager", config=aws, **kwargs)
+                   if config.api_key_secret_arn and not config.api_key else None)
+        return cls(
+            http=httpx.Client(
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16)),
+            dynamodb=session.client("dynamodb", config=aws, **kwargs),
+            ecs=session.client("ecs", config=aws, **kwargs),
+            api_key=ApiKeyProvider(key=config.api_key, secret_arn=config.api_key_secret_arn,
+                                   clock=clock, client=secrets),
+        )
+
+    def close(self) -> None:
+        self.http.close()
+        self.dynamodb.close()
+        self.ecs.close()
+        self.api_key.close()
+
 
 @dataclass(frozen=True)
 class StepSpec:

@@ -47,6 +47,11 @@ class ApiKeyProvider:
         self._fetched_at = 0.0
         self._lock = threading.Lock()
 
+    def close(self) -> None:
+        """Close the Secrets Manager client, if any (the cached key stays usable)."""
+        if self._client is not None:
+            self._client.close()
+
     def __repr__(self) -> str:
         source = "config" if self._static else f"secret {self.secret_arn}"
         return f"ApiKeyProvider(source={source!r})"
