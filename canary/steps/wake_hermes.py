@@ -69,6 +69,7 @@ def run(ctx: RunContext) -> StepResult:
         t.join(max(0.0, deadline - clock.monotonic()) + 1.0)
 
     m: dict = {
+        "started_at": ctx.shared["wake_started_wall"],  # epoch s: find this wake in platform logs
         "requests": n,
         "successes": sum(1 for a in answers if a is not None and a.status == 201),
         "poll_interval_ms": ms(max(state.max_interval_s,
