@@ -136,36 +136,32 @@ def test_sleeps_despite_sessions_stops_with_an_active_session(make_platform, wai
     wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
 
 
-def test_autosave_lost_records_pushed_but_the_remote_lacks_the_commit(make_platform, wait_for):
-    p = make_platform(faults=["autosave_lost"], idle_timeout_s=0.3, check_interval_s=0.05)
+def _sleep_with_unsaved_work(make_platform, wait_for, fault):
+    """Wake, dirty, let it sleep: (lastAutoSave, the remote's refs, the event names)."""
+    p = make_platform(faults=[fault], idle_timeout_s=0.3, check_interval_s=0.05)
     s = p.seed()
     p.resume(s.body)
     p.sb.dirty_workspace(s.container_id)
     p.end_session(s)
     wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
-    save = p.container(s.container_id)["lastAutoSave"]
-    assert save["pushed"] is True
     remote = p.info.git_remote_template.format(containerId=s.container_id)
     heads = subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True,
                            check=True).stdout
+    return p.container(s.container_id)["lastAutoSave"], heads, p.event_names(s.container_id)
+
+
+def test_autosave_lost_records_pushed_but_the_remote_lacks_the_commit(make_platform, wait_for):
+    save, heads, events = _sleep_with_unsaved_work(make_platform, wait_for, "autosave_lost")
+    assert save["pushed"] is True
     assert save["commit"] not in heads
-    assert "pushed" not in p.event_names(s.container_id)
+    assert "pushed" not in events
 
 
 def test_autosave_push_fails_records_not_pushed(make_platform, wait_for):
-    p = make_platform(faults=["autosave_push_fails"], idle_timeout_s=0.3, check_interval_s=0.05)
-    s = p.seed()
-    p.resume(s.body)
-    p.sb.dirty_workspace(s.container_id)
-    p.end_session(s)
-    wait_for(lambda: p.status(s.container_id) == "stopped", timeout=5)
-    save = p.container(s.container_id)["lastAutoSave"]
+    save, heads, events = _sleep_with_unsaved_work(make_platform, wait_for, "autosave_push_fails")
     assert save["pushed"] is False
-    remote = p.info.git_remote_template.format(containerId=s.container_id)
-    heads = subprocess.run(["git", "ls-remote", remote], capture_output=True, text=True,
-                           check=True).stdout
     assert save["commit"] not in heads
-    assert "pushed" not in p.event_names(s.container_id)
+    assert "pushed" not in events
 
 
 def test_unreachable_container_is_running_in_state_but_router_502(make_platform):
