@@ -54,7 +54,7 @@ class AwsResources:
     security_group_id: str
 
 
-_dynamodb_lock = threading.Lock()
+DYNAMODB_LOCK = threading.Lock()  # held for every DynamoDB call (server or in-process)
 
 
 class _WsgiHandler(Handler):
@@ -99,7 +99,7 @@ class _WsgiHandler(Handler):
         # sandbox would start duplicate tasks. Only DynamoDB: the ECS hooks
         # (sandbox/fargate.py) write to DynamoDB from inside a StopTask call.
         target = self.headers.get("X-Amz-Target", "")
-        with _dynamodb_lock if target.startswith("DynamoDB_") else contextlib.nullcontext():
+        with DYNAMODB_LOCK if target.startswith("DynamoDB_") else contextlib.nullcontext():
             result = app(environ, start_response)
             try:
                 data = b"".join(result)
@@ -119,6 +119,69 @@ class _WsgiHandler(Handler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _wsgi
 
 
+class _RegionLists:
+    """What moto asks a boto3 Session for at import and backend creation: region lists.
+
+    botocore loads a service's whole API model to find its endpoint prefix (EC2's
+    takes ~0.2 s); for the services here the prefix is the name, so the endpoint
+    resolver answers alone. Anything else falls back to the session.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        from botocore.regions import EndpointResolver
+
+        loader = session._session.get_component("data_loader")  # caches what it loads
+        self._resolver = EndpointResolver(loader.load_data("endpoints"))
+
+    def get_available_partitions(self) -> list[str]:
+        return self._session.get_available_partitions()
+
+    def get_available_regions(
+        self, service_name: str, partition_name: str = "aws", allow_non_regional: bool = False
+    ) -> list[str]:
+        return self._resolver.get_available_endpoints(
+            service_name, partition_name, allow_non_regional
+        ) or self._session.get_available_regions(service_name, partition_name, allow_non_regional)
+
+
+def import_moto() -> None:
+    """Import moto and the models the platform uses, minus ~1 s of data no task needs.
+
+    A fresh `python -m sandbox` spends most of its start importing moto. Three costs
+    are cut, none visible to a client: moto's default AMIs (env switch); the EC2
+    instance-type catalogue and its offerings (~0.5 s of JSON, only for
+    DescribeInstanceType*); and a new boto3 Session and service model per region
+    list (~0.2 s each): moto's region lists come from the endpoint data of the
+    sandbox's one shared session instead.
+    """
+    if "moto.ecs.models" in sys.modules:
+        return
+    from unittest import mock
+
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    import moto.utilities.utils as moto_utils
+    from moto.core.base_backend import AccountSpecificBackend
+
+    shared = _RegionLists(_boto3_session())
+    real_load = moto_utils.load_resource
+
+    def load_resource(path: str, *args: Any, **kwargs: Any) -> Any:
+        if "/instance_type" in path:  # instance_types.json, instance_type_offerings/*
+            return {} if path.endswith("instance_types.json") else []
+        return real_load(path, *args, **kwargs)
+
+    AccountSpecificBackend.get_session = classmethod(lambda cls: shared)  # type: ignore[method-assign,assignment]
+    with (
+        mock.patch.object(boto3, "Session", lambda *a, **k: shared),
+        mock.patch.object(moto_utils, "load_resource", load_resource),
+    ):
+        import moto.dynamodb.models
+        import moto.ec2.models
+        import moto.ecs.models
+        import moto.secretsmanager.models  # noqa: F401
+
+
 class MotoServer:
     """moto's server app on 127.0.0.1 (port chosen by the OS), served by a daemon thread.
 
@@ -132,9 +195,8 @@ class MotoServer:
         self._server: HttpServer | None = None
 
     def start(self) -> MotoServer:
-        # No task needs an AMI; loading moto's default AMIs costs ~0.5 s of start-up.
-        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        import moto.backends  # heavy: imported only when started
+        import_moto()
+        import moto.backends
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         # moto lists its own package directory on every request to route it; the list
@@ -190,16 +252,21 @@ _session_lock = threading.Lock()
 _session: Any = None
 
 
+def _boto3_session() -> Any:
+    """One session for the process: service models load once, not once per client."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.session.Session()
+        return _session
+
+
 def client(service: str, endpoint_url: str, region: str, validate: bool = True) -> Any:
     """A boto3 client for the moto server (explicit fake credentials; os.environ untouched).
 
     The sandbox's own hot-path clients skip parameter validation (~0.3 ms a call).
     """
-    global _session
-    with _session_lock:  # one session: service models load once per process, not per client
-        if _session is None:
-            _session = boto3.session.Session()
-        return _session.client(
+    return _boto3_session().client(
             service,
             endpoint_url=endpoint_url,
             region_name=region,
@@ -212,48 +279,57 @@ def client(service: str, endpoint_url: str, region: str, validate: bool = True) 
         )
 
 
+def backend(service: str, region: str) -> Any:
+    """moto's in-process backend of a service: the state the moto server serves."""
+    import importlib
+
+    module = importlib.import_module(f"moto.{service}.models")
+    return getattr(module, f"{service}_backends")[ACCOUNT_ID][region]
+
+
 def create_resources(
     endpoint_url: str, names: AwsNames, sessions_key_schema: str, api_key: str | None = None
 ) -> tuple[AwsResources, str]:
-    """Create tables, VPC, ECS cluster/service/task definition and the API-key secret."""
+    """Create tables, ECS cluster/service/task definition and the API-key secret.
+
+    Created in moto's backends directly, as a deployment would before anyone calls:
+    three boto3 clients and their first calls would add ~0.4 s to the start.
+    """
     region = names.region
-    ddb = client("dynamodb", endpoint_url, region)
-    ecs = client("ecs", endpoint_url, region)
-    sm = client("secretsmanager", endpoint_url, region)
-    try:
-        _tables(ddb, names, sessions_key_schema)
-        subnet, sg = _default_network(region)
-        ecs.create_cluster(clusterName=names.cluster)
-        task_def = ecs.register_task_definition(
-            family=names.task_family,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="1024",
-            memory="2048",
-            containerDefinitions=[{
-                "name": names.container_name,
-                "image": "webordinary/claude-code-container:sandbox",
-                "memory": 2048,  # moto's RunTask needs container-level memory
-                "essential": True,
-                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-            }],
-        )["taskDefinition"]["taskDefinitionArn"]
-        ecs.create_service(
-            cluster=names.cluster,
-            serviceName=names.service,
-            taskDefinition=task_def,
-            desiredCount=0,
-            launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": [subnet], "securityGroups": [sg], "assignPublicIp": "DISABLED",
-            }},
-        )
-        key = api_key or secrets.token_urlsafe(32)
-        secret_arn = sm.create_secret(Name=names.secret_name, SecretString=key)["ARN"]
-    finally:
-        for c in (ddb, ecs, sm):
-            c.close()
-    return AwsResources(endpoint_url, task_def, secret_arn, subnet, sg), key
+    with DYNAMODB_LOCK:
+        _tables(backend("dynamodb", region), names, sessions_key_schema)
+    subnet, sg = _default_network(region)
+    ecs = backend("ecs", region)
+    ecs.create_cluster(names.cluster)
+    task_def = ecs.register_task_definition(
+        names.task_family,
+        [{
+            "name": names.container_name,
+            "image": "webordinary/claude-code-container:sandbox",
+            "memory": 2048,  # moto's RunTask needs container-level memory
+            "essential": True,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+        }],
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        cpu="1024",
+        memory="2048",
+    ).arn
+    ecs.create_service(
+        names.cluster,
+        names.service,
+        0,
+        task_definition_str=task_def,
+        launch_type="FARGATE",
+        network_configuration={"awsvpcConfiguration": {
+            "subnets": [subnet], "securityGroups": [sg], "assignPublicIp": "DISABLED",
+        }},
+    )
+    key = api_key or secrets.token_urlsafe(32)
+    secret = backend("secretsmanager", region).create_secret(
+        names.secret_name, key, None, None, None, None, None, [], False
+    )
+    return AwsResources(endpoint_url, task_def, json.loads(secret)["ARN"], subnet, sg), key
 
 
 def _tables(ddb: Any, names: AwsNames, sessions_key_schema: str) -> None:
@@ -267,30 +343,35 @@ def _tables(ddb: Any, names: AwsNames, sessions_key_schema: str) -> None:
     if sessions_key_schema == "hash_range":
         key.append({"AttributeName": "userId", "KeyType": "RANGE"})
         attrs.append({"AttributeName": "userId", "AttributeType": "S"})
-    ddb.create_table(
-        TableName=names.sessions_table, KeySchema=key, AttributeDefinitions=attrs,
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName=names.thread_mappings_table,
-        KeySchema=[{"AttributeName": "threadId", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "threadId", "AttributeType": "S"},
-            {"AttributeName": "containerId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[{
-            "IndexName": names.container_index,
-            "KeySchema": [{"AttributeName": "containerId", "KeyType": "HASH"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName=names.containers_table,
-        KeySchema=[{"AttributeName": "containerId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "containerId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    index = {
+        "IndexName": names.container_index,
+        "KeySchema": [{"AttributeName": "containerId", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    for table, schema, attr, indexes in (
+        (names.sessions_table, key, attrs, []),
+        (
+            names.thread_mappings_table,
+            [{"AttributeName": "threadId", "KeyType": "HASH"}],
+            [
+                {"AttributeName": "threadId", "AttributeType": "S"},
+                {"AttributeName": "containerId", "AttributeType": "S"},
+            ],
+            [index],
+        ),
+        (
+            names.containers_table,
+            [{"AttributeName": "containerId", "KeyType": "HASH"}],
+            [{"AttributeName": "containerId", "AttributeType": "S"}],
+            [],
+        ),
+    ):
+        ddb.create_table(
+            table, schema=schema, throughput=None, attr=attr, global_indexes=indexes,
+            indexes=[], streams=None, billing_mode="PAY_PER_REQUEST",
+            sse_specification=None, tags=[], deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
 
 
 def _default_network(region: str) -> tuple[str, str]:
@@ -299,9 +380,7 @@ def _default_network(region: str) -> tuple[str, str]:
     Read from the in-process backend: an EC2 client costs more start-up time than
     the whole rest of the sandbox.
     """
-    from moto.ec2.models import ec2_backends
-
-    ec2 = ec2_backends[ACCOUNT_ID][region]
+    ec2 = backend("ec2", region)
     vpc = next(v for v in ec2.vpcs.values() if v.is_default)
     if not vpc.enable_dns_hostnames:
         raise RuntimeError("moto's default VPC lacks EnableDnsHostnames; tasks would fail")

@@ -173,7 +173,14 @@ class Sandbox:
         return self
 
     def _start(self) -> None:
-        from sandbox.aws import AwsNames, MotoServer, client, create_resources
+        from sandbox.aws import (
+            DYNAMODB_LOCK,
+            AwsNames,
+            MotoServer,
+            backend,
+            client,
+            create_resources,
+        )
         from sandbox.container import Timing
         from sandbox.fargate import Fargate
         from sandbox.ground_truth import GroundTruth
@@ -191,11 +198,9 @@ class Sandbox:
         self._parts.append(moto.stop)
         resources, self._api_key = create_resources(moto.url, names, self.sessions_key_schema)
 
-        ddb = client("dynamodb", moto.url, self.region, validate=False)
         ecs = client("ecs", moto.url, self.region, validate=False)
-        self._parts.append(ddb.close)
         self._parts.append(ecs.close)
-        tables = Tables(ddb, names)
+        tables = Tables(backend("dynamodb", self.region), names, DYNAMODB_LOCK)
         self._truth = GroundTruth()
         workspaces = Workspaces(self._tmp)
 
