@@ -1,16 +1,17 @@
 """Sandbox timing goals (not pass/fail tests).
 
 Goals on this machine:
-- a Sandbox starts in < 2 s once moto is imported (a fresh process also pays a
-  one-off ~1.5-2.5 s for importing moto + its EC2 models, which ECS needs);
-- resume-preview for a running container answers in < 20 ms (p50, keep-alive client);
-- a preview request forwarded by the router to a running container: < 20 ms (p50).
+- `python -m sandbox` in a fresh process prints its JSON line in < 2 s (median of 3);
+- resume-preview for a running container answers "well under 20 ms": p50 < 10 ms
+  (keep-alive client);
+- a preview request forwarded by the router to a running container: p50 < 10 ms.
 Run: `python -m bench bench_sandbox`.
 
-Measured here (2 cores, others working): cold CLI start 2.4-2.6 s, warm start
-0.10-0.13 s, resume p50 17-19 ms (p95 ~21 ms), router p50 12-16 ms. The floor
-is moto: resume-preview needs three DynamoDB calls (mapping, session, conditional
-lastActivity update), each ~3.5-5 ms of boto3 + moto work in this process.
+Measured here (2 noisy cores): fresh start 1.1-1.7 s (~1 s of it importing boto3
+and moto), warm start 0.06 s, resume p50 3.7 ms (p95 4.4 ms), router p50 4.6 ms.
+What made it so: the sandbox's own table calls go to moto's in-process backend
+(~0.05 ms, where botocore + HTTP + moto's serializer cost 4-8 ms), resources are
+created there too, and `sandbox.aws.import_moto` skips data no task needs.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import sys
 import time
 
 START_GOAL_S = 2.0
-RESUME_GOAL_MS = 20.0
-ROUTE_GOAL_MS = 20.0
+RESUME_GOAL_MS = 10.0
+ROUTE_GOAL_MS = 10.0
 N = 100
 
 
@@ -50,7 +51,7 @@ def main() -> int:
 
     from sandbox import Sandbox
 
-    cold = _cold_cli_start_s()
+    cold = statistics.median(_cold_cli_start_s() for _ in range(3))
     with Sandbox():  # imports moto once
         pass
     starts = []
@@ -90,14 +91,14 @@ def main() -> int:
 
     r50, r95 = _percentiles(resume)
     p50, p95 = _percentiles(route)
-    print(f"cold CLI start (new process)  {cold:6.2f} s   (includes the one-off moto import)")
-    print(f"warm Sandbox start            {warm:6.2f} s   (goal < {START_GOAL_S:g} s)")
+    print(f"fresh `python -m sandbox`     {cold:6.2f} s   (median of 3; goal < {START_GOAL_S:g} s)")
+    print(f"warm Sandbox start            {warm:6.2f} s   (moto already imported)")
     print(f"cold wake via Hermes          {cold_wake:6.2f} s   (boot delay 0.3 s)")
     print(f"resume-preview, running       p50 {r50:5.1f} ms  p95 {r95:5.1f} ms"
           f"  (goal p50 < {RESUME_GOAL_MS:g} ms)")
     print(f"router -> running container   p50 {p50:5.1f} ms  p95 {p95:5.1f} ms"
           f"  (goal p50 < {ROUTE_GOAL_MS:g} ms)")
-    ok = warm < START_GOAL_S and r50 < RESUME_GOAL_MS and p50 < ROUTE_GOAL_MS
+    ok = cold < START_GOAL_S and r50 < RESUME_GOAL_MS and p50 < ROUTE_GOAL_MS
     return 0 if ok else 1
 
 

@@ -22,6 +22,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="switch a fault on (repeatable; see --list-faults)")
     p.add_argument("--idle-timeout", type=float, default=1.0, metavar="S",
                    help="container idle timeout in seconds (production: 1200)")
+    p.add_argument("--idle-mark", type=float, default=None, metavar="S",
+                   help="quiet seconds before a running container marks itself idle "
+                        "(default: a quarter of the idle timeout; production: 300)")
     p.add_argument("--check-interval", type=float, default=0.1, metavar="S",
                    help="auto-sleep check interval in seconds (production: 60)")
     p.add_argument("--boot-delay", type=float, default=0.3, metavar="S",
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         sb = Sandbox(
             faults=sorted(faults),
             idle_timeout_s=args.idle_timeout,
+            idle_mark_s=args.idle_mark,
             check_interval_s=args.check_interval,
             boot_delay_s=args.boot_delay,
             sessions_key_schema=args.sessions_key_schema,

@@ -2,7 +2,8 @@
 
 Behaves like production's claude-code-container: registers itself in the
 containers table when booted, serves the preview from its git working copy, records
-activity (table writes throttled), and sleeps when idle with no active session,
+activity (table writes throttled), marks itself `idle` after a quiet spell and
+`running` again on the next activity, and sleeps when idle with no active session,
 auto-saving its work to git first.
 """
 
@@ -47,9 +48,15 @@ class ContainerEnv:
 
 @dataclass(frozen=True)
 class Timing:
+    """Production: idle mark 5 min, idle timeout 20 min, check every minute, writes 1/min."""
+
     idle_timeout_s: float
     check_interval_s: float
     activity_write_interval_s: float
+    idle_mark_s: float
+
+
+WAKE_PATH = "/_wake"  # Hermes's wake signal to an idle container (a message, in production)
 
 
 class _PreviewHandler(Handler):
@@ -62,6 +69,10 @@ class _PreviewHandler(Handler):
 
     def do_POST(self) -> None:
         self.read_body()
+        if self.path == WAKE_PATH:
+            self.server.app.touch()  # type: ignore[attr-defined]
+            self.send(204)
+            return
         self.do_GET()
 
 
@@ -89,7 +100,9 @@ class EditContainer:
         self._dead_socket: socket.socket | None = None
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the activity fields and _idle
+        self._status_lock = threading.Lock()  # one running <-> idle write at a time
+        self._idle = False  # the row says `idle` (our write)
         self._last_activity = time.monotonic()
         self._last_written = 0.0
         self._served_first = False
@@ -165,21 +178,56 @@ class EditContainer:
         return self.working_copy.page()
 
     def touch(self) -> None:
-        """Activity: reset the idle timer; write lastActivity at most once per interval."""
+        """Activity: reset the idle timer; back to `running` if idle; else write lastActivity
+        at most once per interval."""
         now = time.monotonic()
         with self._lock:
             self._last_activity = now
-            write = now - self._last_written >= self.timing.activity_write_interval_s
+            wake = self._idle
+            write = wake or now - self._last_written >= self.timing.activity_write_interval_s
             if write:
                 self._last_written = now
-        if write:
+        if wake:
+            self._set_running()
+        elif write:
             with contextlib.suppress(Exception):
                 self.tables.update_container(self.container_id, {"lastActivity": now_ms()})
+
+    def _mark_idle(self) -> None:
+        """running -> idle once no activity for the idle mark (production: 5 min)."""
+        with self._status_lock:
+            with self._lock:
+                if self._idle or time.monotonic() - self._last_activity < self.timing.idle_mark_s:
+                    return
+                self._idle = True  # a touch from now on waits for this write, then undoes it
+            try:
+                self.tables.update_container(
+                    self.container_id, {"status": "idle"},
+                    condition="#status = :running", condition_values={":running": "running"},
+                )
+            except Exception:  # not running (stopping, or Hermes changed it), or the write failed
+                with self._lock:
+                    self._idle = False
+                return
+        self.truth.record(self.container_id, "marked_idle")
+
+    def _set_running(self) -> None:
+        with self._status_lock:
+            with self._lock:
+                if not self._idle:
+                    return
+                self._idle = False
+            with contextlib.suppress(Exception):  # no longer idle: Hermes or a stop got there first
+                self.tables.update_container(
+                    self.container_id, {"status": "running", "lastActivity": now_ms()},
+                    condition="#status = :idle", condition_values={":idle": "idle"},
+                )
 
     # -- auto-sleep ---------------------------------------------------------------------
     def _sleep_loop(self) -> None:
         idle_reported = False
         while not self._stop.wait(self.timing.check_interval_s):
+            self._mark_idle()
             if "never_sleeps" in self.faults:
                 continue
             with self._lock:

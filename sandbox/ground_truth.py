@@ -14,7 +14,8 @@ EVENTS = (
     "task_started",
     "registered_running",
     "first_preview_served",
-    "idle_detected",
+    "marked_idle",  # running -> idle (no activity for the idle mark)
+    "idle_detected",  # idle for the idle timeout: the sleep loop counts sessions
     "stopping",
     "pushed",
     "stopped",

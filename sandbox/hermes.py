@@ -1,12 +1,14 @@
 """Hermes: the session API. `resume-preview` wakes a session's container (models + HTTP handler).
 
-Mounted under the global prefix `/hermes`, as production. Talks to DynamoDB and ECS
-through boto3 against the moto server, as production does against AWS.
+Mounted under the global prefix `/hermes`, as production. Starts tasks with RunTask
+through boto3 against the moto server, as production does against ECS; reads and
+writes the tables through `sandbox.state` (moto's backend, no HTTP: see there).
 """
 
 from __future__ import annotations
 
 import hmac
+import http.client
 import json
 import re
 import threading
@@ -14,6 +16,7 @@ import time
 from typing import Any, Protocol
 
 from sandbox.aws import AwsNames, AwsResources
+from sandbox.container import WAKE_PATH
 from sandbox.ground_truth import GroundTruth
 from sandbox.httpserver import Handler
 from sandbox.state import ConditionFailedError, Tables, now_ms
@@ -129,11 +132,15 @@ class Hermes:
             status = (row or {}).get("status", "stopped")
             if status == "running":
                 continue  # became running since the conditional write: touch it
-            if status == "idle":
-                # the wake signal: the container is up, mark it running again
-                self.tables.update_container(
-                    container_id, {"status": "running", "lastActivity": now_ms()}
-                )
+            if status == "idle":  # up but quiet: wake signal, mark it running, answer at once
+                _signal_wake(row or {})
+                try:
+                    self.tables.update_container(
+                        container_id, {"status": "running", "lastActivity": now_ms()},
+                        condition="#status = :idle", condition_values={":idle": "idle"},
+                    )
+                except ConditionFailedError:
+                    continue  # it changed meanwhile (running again, or stopping): look again
                 return {**(row or {}), "status": "running"}
             if status == "stopped":
                 if "duplicate_tasks" not in self.faults:  # the fault: no guard at all
@@ -220,6 +227,26 @@ class Hermes:
         client_id = session.get("clientId") or container_id.split("-", 1)[0]
         user_id = session.get("userId") or container_id.rsplit("-", 1)[-1]
         return str(client_id), str(user_id)
+
+
+def _signal_wake(row: dict[str, Any]) -> None:
+    """Tell an idle container there is activity (production sends it a message).
+
+    Best effort, as a message would be: an unreachable container is the router's to report.
+    A row without `containerPort` was not written by a sandbox container: nobody to tell.
+    """
+    if not row.get("containerPort"):
+        return
+    conn = http.client.HTTPConnection(
+        str(row.get("containerIp") or "127.0.0.1"), int(row["containerPort"]), timeout=1.0
+    )
+    try:
+        conn.request("POST", WAKE_PATH, headers={"Connection": "close"})
+        conn.getresponse().read()
+    except OSError:
+        pass
+    finally:
+        conn.close()
 
 
 def _task_ip(task: dict[str, Any]) -> str | None:

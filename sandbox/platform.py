@@ -48,6 +48,7 @@ class SandboxInfo:
     git_remote_template: str
     preview_marker_template: str
     idle_timeout_s: float
+    idle_mark_s: float
     check_interval_s: float
     boot_delay_s: float
     faults: tuple[str, ...]
@@ -79,6 +80,7 @@ class Sandbox:
         faults: Iterable[str] = (),
         *,
         idle_timeout_s: float = 1.0,
+        idle_mark_s: float | None = None,
         check_interval_s: float = 0.1,
         boot_delay_s: float = 0.3,
         activity_write_interval_s: float = 0.25,
@@ -91,6 +93,10 @@ class Sandbox:
     ) -> None:
         self.faults = validate(faults)
         self.idle_timeout_s = _positive("idle_timeout_s", idle_timeout_s)
+        # production: idle after 5 min, asleep after 20; the same proportion by default
+        self.idle_mark_s = self.idle_timeout_s / 4
+        if idle_mark_s is not None:
+            self.idle_mark_s = _positive("idle_mark_s", idle_mark_s)
         self.check_interval_s = _positive("check_interval_s", check_interval_s)
         if boot_delay_s < 0:
             raise SandboxConfigError(f"boot_delay_s must be >= 0 seconds, got {boot_delay_s!r}")
@@ -206,7 +212,8 @@ class Sandbox:
 
         fargate = Fargate(
             self.region, names.cluster, tables, workspaces, self._truth,
-            Timing(self.idle_timeout_s, self.check_interval_s, self.activity_write_interval_s),
+            Timing(self.idle_timeout_s, self.check_interval_s, self.activity_write_interval_s,
+                   self.idle_mark_s),
             self.boot_delay_s, self.faults,
         )
         fargate.install()
@@ -249,6 +256,7 @@ class Sandbox:
             git_remote_template=workspaces.remote_template,
             preview_marker_template="webordinary-preview:{containerId}",
             idle_timeout_s=self.idle_timeout_s,
+            idle_mark_s=self.idle_mark_s,
             check_interval_s=self.check_interval_s,
             boot_delay_s=fargate.boot_delay_s,
             faults=tuple(sorted(self.faults)),

@@ -38,9 +38,9 @@ def test_wake_idle_autosave_push_stop_with_second_session_keeping_it_up(make_pla
     p.sb.dirty_workspace(first.container_id)
 
     p.end_session(first)
-    # idle, but the second session is active: it resets its idle timer and stays up
+    # quiet: marked idle; past the idle timeout the second session is active, so it stays up
     wait_for(lambda: p.event_names(first.container_id).count("idle_detected") >= 2, timeout=5)
-    assert p.status(first.container_id) == "running"
+    assert p.status(first.container_id) == "idle"
     assert "stopping" not in p.event_names(first.container_id)
 
     p.end_session(second)
@@ -61,8 +61,8 @@ def test_wake_idle_autosave_push_stop_with_second_session_keeping_it_up(make_pla
     assert task["stoppedReason"]
     assert _refused(port)
     names = p.event_names(first.container_id)
-    order = ["wake_requested", "task_started", "registered_running", "idle_detected",
-             "stopping", "pushed", "stopped"]
+    order = ["wake_requested", "task_started", "registered_running", "marked_idle",
+             "idle_detected", "stopping", "pushed", "stopped"]
     assert [n for n in names if n in order and n != "idle_detected"] == [
         n for n in order if n != "idle_detected"
     ]
@@ -121,7 +121,7 @@ def test_failed_session_count_is_taken_as_active(make_platform, wait_for):
     p.resume(s.body)
     p.ddb.delete_table(TableName=p.info.thread_mappings_table)  # the count now fails
     wait_for(lambda: p.event_names(s.container_id).count("idle_detected") >= 2, timeout=5)
-    assert p.status(s.container_id) == "running"
+    assert p.status(s.container_id) == "idle"  # up: idle, never stopping
 
 
 def test_activity_writes_are_throttled(make_platform, wait_for):
@@ -183,3 +183,37 @@ def test_stop_task_kills_the_container_and_marks_it_stopped(make_platform, wait_
     assert task["lastStatus"] == "STOPPED" and task["stoppedReason"] == "operator"
     assert p.status(s.container_id) == "stopped"
     assert _refused(port)
+
+
+QUIET = {"idle_timeout_s": 30.0, "idle_mark_s": 0.2, "check_interval_s": 0.05}
+
+
+def test_quiet_container_marks_itself_idle(make_platform, wait_for):
+    p = make_platform(**QUIET)
+    s = p.seed()
+    p.resume(s.body)
+    wait_for(lambda: p.status(s.container_id) == "idle", timeout=5)
+    assert "marked_idle" in p.event_names(s.container_id)
+    assert "stopping" not in p.event_names(s.container_id)
+
+
+def test_preview_request_turns_an_idle_container_running(make_platform, wait_for):
+    p = make_platform(**QUIET)
+    s = p.seed()
+    p.resume(s.body)
+    wait_for(lambda: p.status(s.container_id) == "idle", timeout=5)
+    assert p.preview(s.client_id, s.thread_id).status_code == 200
+    assert p.status(s.container_id) == "running"  # written before the page is served
+
+
+def test_resume_wakes_an_idle_container_which_goes_idle_again_later(make_platform, wait_for):
+    p = make_platform(**QUIET)
+    s = p.seed()
+    task = p.resume(s.body).json()["taskArn"]
+    wait_for(lambda: p.status(s.container_id) == "idle", timeout=5)
+    body = p.resume(s.body).json()
+    assert (body["status"], body["taskArn"]) == ("running", task)
+    assert len(p.tasks(s.container_id)) == 1
+    # the wake signal reset the container's own idle timer: a second quiet spell marks it again
+    wait_for(lambda: p.event_names(s.container_id).count("marked_idle") == 2, timeout=5)
+    assert p.status(s.container_id) == "idle"
