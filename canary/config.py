@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from canary import contract
+
 SLEEP_MODES = ("wait", "observe", "force")
 WAKE_PATH_NAMES = ("hermes", "preview")
 TARGETS = ("sandbox", "env")
@@ -49,19 +51,19 @@ class CanaryConfig:
     aws_endpoint_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     api_key_secret_arn: str | None = None
-    sessions_table: str = "webordinary-edit-sessions"
-    thread_mappings_table: str = "webordinary-thread-mappings"
-    containers_table: str = "webordinary-containers"
-    container_index: str = "container-index"
-    ecs_cluster: str = "webordinary-edit-cluster"
-    ecs_service: str = "webordinary-edit-service"
+    sessions_table: str = contract.SESSIONS_TABLE
+    thread_mappings_table: str = contract.THREAD_MAPPINGS_TABLE
+    containers_table: str = contract.CONTAINERS_TABLE
+    container_index: str = contract.CONTAINER_INDEX
+    ecs_cluster: str = contract.ECS_CLUSTER
+    ecs_service: str = contract.ECS_SERVICE
     wake_degraded_ms: float = 45_000
     wake_failed_ms: float = 60_000
     api_degraded_ms: float = 1_000
     api_failed_ms: float = 2_000
     sleep_mode: str = "observe"
-    idle_timeout_s: float = 1_200
-    sleep_check_interval_s: float = 60
+    idle_timeout_s: float = contract.IDLE_TIMEOUT_S
+    sleep_check_interval_s: float = contract.SLEEP_CHECK_INTERVAL_S
     sleep_margin_s: float = 60
     wake_concurrency: int = 3
     wake_paths: tuple[str, ...] = WAKE_PATH_NAMES
@@ -261,19 +263,21 @@ class CanaryConfig:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL"),
             api_key=env.get("INTERNAL_API_KEY"),
             api_key_secret_arn=env.get("INTERNAL_API_KEY_SECRET_ARN"),
-            sessions_table=env.get("SESSIONS_TABLE", "webordinary-edit-sessions"),
-            thread_mappings_table=env.get("THREAD_MAPPINGS_TABLE", "webordinary-thread-mappings"),
-            containers_table=env.get("CONTAINERS_TABLE", "webordinary-containers"),
-            container_index=env.get("CONTAINER_INDEX_NAME", "container-index"),
-            ecs_cluster=env.get("ECS_CLUSTER", "webordinary-edit-cluster"),
-            ecs_service=env.get("ECS_SERVICE", "webordinary-edit-service"),
+            sessions_table=env.get("SESSIONS_TABLE", contract.SESSIONS_TABLE),
+            thread_mappings_table=env.get("THREAD_MAPPINGS_TABLE", contract.THREAD_MAPPINGS_TABLE),
+            containers_table=env.get("CONTAINERS_TABLE", contract.CONTAINERS_TABLE),
+            container_index=env.get("CONTAINER_INDEX_NAME", contract.CONTAINER_INDEX),
+            ecs_cluster=env.get("ECS_CLUSTER", contract.ECS_CLUSTER),
+            ecs_service=env.get("ECS_SERVICE", contract.ECS_SERVICE),
             wake_degraded_ms=_num(env, "WAKE_DEGRADED_MS", 45_000.0),
             wake_failed_ms=wake_failed,
             api_degraded_ms=_num(env, "API_DEGRADED_MS", 1_000.0),
             api_failed_ms=_num(env, "API_FAILED_MS", 2_000.0),
             sleep_mode=env.get("SLEEP_MODE", "observe").lower(),
-            idle_timeout_s=_num(env, "IDLE_TIMEOUT_S", 1_200.0),
-            sleep_check_interval_s=_num(env, "SLEEP_CHECK_INTERVAL_S", 60.0),
+            idle_timeout_s=_num(env, "IDLE_TIMEOUT_S", float(contract.IDLE_TIMEOUT_S)),
+            sleep_check_interval_s=_num(
+                env, "SLEEP_CHECK_INTERVAL_S", float(contract.SLEEP_CHECK_INTERVAL_S)
+            ),
             sleep_margin_s=_num(env, "SLEEP_MARGIN_S", 60.0),
             wake_concurrency=_int(env, "WAKE_CONCURRENCY", 3),
             wake_paths=_paths(env.get("WAKE_PATHS", "hermes,preview")),

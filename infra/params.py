@@ -15,6 +15,7 @@ from dataclasses import MISSING as _MISSING
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from canary import contract
 from canary.catalogue import (
     DEFAULT_API_THRESHOLD_MS,
     DEFAULT_SCHEDULE_MINUTES,
@@ -94,19 +95,19 @@ class CanaryParams:
     alb_dns_name: str | None = None
     preview_domain: str | None = None
     schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
-    sessions_table: str = "webordinary-edit-sessions"
-    thread_mappings_table: str = "webordinary-thread-mappings"
-    containers_table: str = "webordinary-containers"
-    container_index_name: str = "container-index"
-    ecs_cluster: str = "webordinary-edit-cluster"
-    ecs_service: str = "webordinary-edit-service"
+    sessions_table: str = contract.SESSIONS_TABLE
+    thread_mappings_table: str = contract.THREAD_MAPPINGS_TABLE
+    containers_table: str = contract.CONTAINERS_TABLE
+    container_index_name: str = contract.CONTAINER_INDEX
+    ecs_cluster: str = contract.ECS_CLUSTER
+    ecs_service: str = contract.ECS_SERVICE
     wake_degraded_ms: int = 45_000
     wake_failed_ms: int = DEFAULT_WAKE_THRESHOLD_MS
     api_degraded_ms: int = 1_000
     api_failed_ms: int = DEFAULT_API_THRESHOLD_MS
     sleep_mode: str = "observe"
-    idle_timeout_s: int = 1200
-    sleep_check_interval_s: int = 60
+    idle_timeout_s: int = contract.IDLE_TIMEOUT_S
+    sleep_check_interval_s: int = contract.SLEEP_CHECK_INTERVAL_S
     budget_s: int | None = None  # None: derived from the timeout
     alarm_emails: tuple[str, ...] = field(default_factory=tuple)
     memory_size: int = 512
