@@ -94,6 +94,16 @@ def skip_if_container_down(ctx: RunContext, name: str) -> StepResult | None:
     return None
 
 
+def require_running(ctx: RunContext, name: str) -> StepResult | None:
+    """None once the synthetic container is running; else the step's result: skipped when
+    the wake already failed, failed when it cannot be brought up."""
+    skipped = skip_if_container_down(ctx, name)
+    if skipped is not None:
+        return skipped
+    why = ensure_running(ctx)
+    return result(name, Status.FAILED, why) if why else None
+
+
 def ensure_running(ctx: RunContext) -> str | None:
     """Make sure the synthetic container is running (unmeasured resume-preview if not).
     Returns None when it is, else why not."""

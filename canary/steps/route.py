@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import (
-    RunContext,
-    ensure_running,
-    grade,
-    has_marker,
-    result,
-    skip_if_container_down,
-)
+from canary.steps.base import RunContext, grade, has_marker, require_running, result
 
 NAME = "route"
 TIMEOUT_S = 10.0
 
 
 def run(ctx: RunContext) -> StepResult:
-    skipped = skip_if_container_down(ctx, NAME)
-    if skipped is not None:
-        return skipped
+    blocked = require_running(ctx, NAME)
+    if blocked is not None:
+        return blocked
     c = ctx.config
-    why = ensure_running(ctx)
-    if why:
-        return result(NAME, Status.FAILED, why)
     page = ctx.preview.get(c.thread_id, timeout_s=ctx.timeout(TIMEOUT_S))
     ctx.note_activity()
     m: dict = {"http_status": page.status}

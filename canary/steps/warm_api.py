@@ -7,19 +7,16 @@ slowest (the alarm's statistic is Maximum), the average is kept for the report.
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, ensure_running, grade, result, skip_if_container_down
+from canary.steps.base import RunContext, grade, require_running, result
 
 NAME = "warm_api"
 
 
 def run(ctx: RunContext) -> StepResult:
-    skipped = skip_if_container_down(ctx, NAME)
-    if skipped is not None:
-        return skipped
+    blocked = require_running(ctx, NAME)
+    if blocked is not None:
+        return blocked
     c = ctx.config
-    why = ensure_running(ctx)
-    if why:
-        return result(NAME, Status.FAILED, why)
     timeout_s = max(5.0, 2 * c.api_failed_ms / 1000)
     times: list[float] = []
     m: dict = {"samples": c.warm_api_samples}
