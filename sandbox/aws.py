@@ -96,8 +96,9 @@ class _WsgiHandler(Handler):
         # One DynamoDB call at a time: DynamoDB applies each call atomically (a
         # conditional put either wins or fails), moto's models do not lock. Without
         # this, two concurrent conditional writes can both succeed, and the healthy
-        # sandbox would start duplicate tasks. Only DynamoDB: the ECS hooks
-        # (sandbox/fargate.py) write to DynamoDB from inside a StopTask call.
+        # sandbox would start duplicate tasks. The sandbox's own table calls
+        # (sandbox/state.py) take the same lock. Only DynamoDB: the ECS hooks
+        # (sandbox/fargate.py) write to the tables from inside a StopTask call.
         target = self.headers.get("X-Amz-Target", "")
         with DYNAMODB_LOCK if target.startswith("DynamoDB_") else contextlib.nullcontext():
             result = app(environ, start_response)
@@ -128,9 +129,9 @@ class _RegionLists:
     """
 
     def __init__(self, session: Any) -> None:
-        self._session = session
         from botocore.regions import EndpointResolver
 
+        self._session = session
         loader = session._session.get_component("data_loader")  # caches what it loads
         self._resolver = EndpointResolver(loader.load_data("endpoints"))
 
@@ -267,16 +268,16 @@ def client(service: str, endpoint_url: str, region: str, validate: bool = True) 
     The sandbox's own hot-path clients skip parameter validation (~0.3 ms a call).
     """
     return _boto3_session().client(
-            service,
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(
-                retries={"max_attempts": 2, "mode": "standard"},
-                max_pool_connections=32,
-                parameter_validation=validate,
-            ),
-            **CREDENTIALS,
-        )
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=32,
+            parameter_validation=validate,
+        ),
+        **CREDENTIALS,
+    )
 
 
 def backend(service: str, region: str) -> Any:
