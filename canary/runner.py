@@ -28,6 +28,7 @@ from canary.clock import Clock
 from canary.config import CanaryConfig
 from canary.harness import Harness
 from canary.models import RunResult, Status, StepResult
+from canary.redaction import REDACTED
 from canary.secrets import ApiKeyProvider, SecretError
 from canary.steps import (
     auth,
@@ -259,10 +260,10 @@ def _redact(step: StepResult, key: str | None) -> None:
     """A hostile target may echo our headers: the key never leaves a step."""
     if not key:
         return
-    step.reason = step.reason.replace(key, "[redacted]")
-    step.findings = [f.replace(key, "[redacted]") for f in step.findings]
+    step.reason = step.reason.replace(key, REDACTED)
+    step.findings = [f.replace(key, REDACTED) for f in step.findings]
     step.measurements = {
-        k: v.replace(key, "[redacted]") if isinstance(v, str) else v
+        k: v.replace(key, REDACTED) if isinstance(v, str) else v
         for k, v in step.measurements.items()
     }
 

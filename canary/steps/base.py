@@ -14,6 +14,15 @@ from canary.clock import Clock
 from canary.harness import Harness
 from canary.models import Measurement, Status, StepResult
 
+# resume-preview failures the contract allows (500 'Failed to resume session', gateway
+# errors) or that point at the canary's own key (401/403); 0 is no answer at all.
+NOT_VIOLATIONS = (0, 401, 403, 500, 502, 503, 504)
+
+
+def violates_contract(status: int) -> bool:
+    """A failed resume-preview answer whose status the contract does not allow."""
+    return status not in NOT_VIOLATIONS
+
 
 @dataclass
 class RunContext:

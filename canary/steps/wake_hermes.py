@@ -14,14 +14,11 @@ import threading
 from canary.clients.hermes import ResumeAnswer
 from canary.harness import poll
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, grade, has_marker, ms, result
+from canary.steps.base import RunContext, grade, has_marker, ms, result, violates_contract
 
 NAME = "wake_hermes"
 POLL_CAP_S = 0.1
 OK_STATUSES = ("running", "starting")
-# Failures the contract allows (500 'Failed to resume session', gateway errors) or that
-# point at the canary's own key (401/403): not counted as contract violations.
-NOT_VIOLATIONS = (401, 403, 500, 502, 503, 504)
 
 
 def run(ctx: RunContext) -> StepResult:
@@ -96,7 +93,7 @@ def run(ctx: RunContext) -> StepResult:
     errors = [a for a in answers if a is not None and a.status != 201]
     if errors:
         problems.append(f"{len(errors)}/{n} calls failed, e.g. {errors[0].describe()}")
-        violations += sum(1 for a in errors if a.status and a.status not in NOT_VIOLATIONS)
+        violations += sum(1 for a in errors if violates_contract(a.status))
     for i, a in enumerate(answers):
         if a is None or a.status != 201:
             continue

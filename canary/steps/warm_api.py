@@ -7,7 +7,7 @@ slowest (the alarm's statistic is Maximum), the average is kept for the report.
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, grade, require_running, result
+from canary.steps.base import RunContext, grade, require_running, result, violates_contract
 
 NAME = "warm_api"
 
@@ -25,7 +25,7 @@ def run(ctx: RunContext) -> StepResult:
                                         timeout_s=ctx.timeout(timeout_s))
         ctx.note_activity()
         if ans.status != 201:
-            m["contract_violations"] = 0 if ans.status in (0, 401, 403, 500, 502, 503, 504) else 1
+            m["contract_violations"] = int(violates_contract(ans.status))
             return result(NAME, Status.FAILED,
                           f"sample {i + 1}: {ans.describe()} (expected 201 running)", m)
         if ans.container_status != "running":

@@ -10,6 +10,7 @@ import pytest
 from canary import catalogue, runner
 from canary.clients.base import TargetError
 from canary.models import RunResult, Status, StepResult
+from canary.redaction import REDACTED
 from canary.runner import CLEANUP, STEP_NAMES, StepSpec, collect_metrics, run_scenario
 
 
@@ -187,7 +188,7 @@ def test_a_key_echoed_by_the_target_is_redacted(monkeypatch, aws, clock, h, plat
         run = run_scenario(h.make_config(), deps, clock)
     step = run.step("wake_hermes")
     assert step.status is Status.FAILED
-    assert "[redacted]" in step.reason
+    assert REDACTED in step.reason
     assert h.KEY not in repr(run.to_dict())
 
 
