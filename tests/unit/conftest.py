@@ -76,19 +76,19 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     # Tasks keep their status until stopped (moto otherwise advances it on every read).
     state_manager.set_transition(model_name="ecs::task",
                                  transition={"progression": "manual", "times": 10**9})
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        ecs = boto3.client("ecs", region_name=REGION)
-        create_tables(ddb)
-        ecs.create_cluster(clusterName="webordinary-edit-cluster")
-        td = ecs.register_task_definition(
-            family="edit", containerDefinitions=[{
-                "name": "claude-code-container", "image": "x", "memory": 512}],
-        )["taskDefinition"]["taskDefinitionArn"]
-        try:
+    try:
+        with mock_aws():
+            ddb = boto3.client("dynamodb", region_name=REGION)
+            ecs = boto3.client("ecs", region_name=REGION)
+            create_tables(ddb)
+            ecs.create_cluster(clusterName="webordinary-edit-cluster")
+            td = ecs.register_task_definition(
+                family="edit", containerDefinitions=[{
+                    "name": "claude-code-container", "image": "x", "memory": 512}],
+            )["taskDefinition"]["taskDefinitionArn"]
             yield {"ddb": ddb, "ecs": ecs, "task_definition": td}
-        finally:
-            state_manager.unset_transition(model_name="ecs::task")
+    finally:
+        state_manager.unset_transition(model_name="ecs::task")
 
 
 def create_tables(ddb: Any, sessions_schema: str = "hash") -> None:

@@ -99,7 +99,8 @@ def test_redirects_are_not_followed(clock):
         calls.append(req.url.path)
         return httpx.Response(302, headers={"Location": "https://evil.example/"})
 
-    http = httpx.Client(transport=httpx.MockTransport(handler))
+    # a client that would follow them: exchange() must override it
+    http = httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True)
     ans = exchange(http, clock, "GET", "http://router.test/x", headers={}, timeout_s=5)
     assert ans.status == 302
     assert calls == ["/x"]

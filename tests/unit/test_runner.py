@@ -193,7 +193,10 @@ def test_a_key_echoed_by_the_target_is_redacted(monkeypatch, aws, clock, h, plat
 
 
 def test_cleanup_is_the_real_cleanup_by_default():
+    from canary.steps import cleanup
+
     assert CLEANUP.name == "cleanup"
+    assert CLEANUP.module is cleanup
     assert STEP_NAMES[-1] == "cleanup"
 
 

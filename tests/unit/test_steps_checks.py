@@ -45,15 +45,17 @@ def test_route_502_fails_with_body(make_ctx, platform, running):
     assert r.status is Status.FAILED and "Container unreachable" in r.reason
 
 
-def test_route_wakes_a_stopped_container_first_unmeasured(make_ctx, aws, h, platform):
+def test_route_wakes_a_stopped_container_first_unmeasured(make_ctx, aws, h, platform, clock):
     def resume(req):
         h.put_container(aws, status="running")
+        clock.advance(0.6)  # a slow wake, over api_failed_ms: it must not count as the route's
         return httpx.Response(201, json={"status": "running", "containerId": CID})
 
     platform.hermes = resume
     platform.router = lambda req: httpx.Response(200, text=MARKER)
-    r = route.run(make_ctx())
+    r = route.run(make_ctx(api_failed_ms=500))
     assert r.status is Status.PASSED
+    assert r.measurements["latency_ms"] < 100
     assert [q.url.host for q in platform.requests] == ["hermes.test", "router.test"]
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from canary.models import Status
-from canary.secrets import SecretError
+from canary.secrets import ApiKeyProvider, SecretError
 from canary.steps import concurrency, preflight, wake_hermes, wake_preview
 
 CID = "canary-t1-u1"
@@ -58,14 +58,14 @@ def test_preflight_makes_a_running_container_cold_and_says_so(make_ctx, aws, h):
     assert arn in ctx.shared["known_task_arns"]
 
 
-def test_preflight_secret_failure_propagates(make_ctx):
+def test_preflight_secret_failure_propagates(make_ctx, clock, h):
+    import boto3
+
     ctx = make_ctx()
-
-    class Broken:
-        def get(self):
-            raise SecretError("cannot read the API key from secret arn:x: AccessDenied")
-
-    ctx.api_key = Broken()
+    ctx.api_key = ApiKeyProvider(  # a secret that does not exist (moto)
+        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:nope", clock=clock,
+        client=boto3.client("secretsmanager", region_name=h.REGION),
+    )
     with pytest.raises(SecretError):
         preflight.run(ctx)
 
@@ -286,9 +286,11 @@ def test_preview_wake_stops_a_running_container_first(make_ctx, aws, h, platform
     h.put_container(aws, status="running", taskArn=arn)
     platform.router = router_from_table(aws, h)
     clock.at(0.5, lambda: h.put_container(aws, status="running"))
-    r = wake_preview.run(make_ctx())
+    ctx = make_ctx()
+    r = wake_preview.run(ctx)
     assert r.status is Status.PASSED, r.reason
-    assert h.container_row(aws)["status"] == "running"
+    assert [t["lastStatus"] for t in ctx.orchestrator.container_tasks(CID)
+            if t["taskArn"] == arn] == ["STOPPED"]
     assert r.measurements["loading_pages"] == 1
     assert any("stopped task" in f for f in r.findings)
 
