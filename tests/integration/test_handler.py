@@ -510,9 +510,12 @@ class TestHealthyPlatform:
             },
         )
         ddb.close()
-        stub_scenario(monkeypatch)
+        seen: list[Any] = []
+        stub_scenario(monkeypatch, seen)
         inv = invoke()
+        assert len(seen) == 1  # the scenario ran
         assert inv.run_metrics["RunSkipped"] == 0.0
+        assert inv.run_metrics["ScenarioSuccess"] == 1.0
         assert lock_item(sandbox) is None
 
     def test_overlapping_invocations_never_both_run_the_scenario(
@@ -552,7 +555,7 @@ class TestHealthyPlatform:
         assert results["first"]["ok"] is True and results["first"]["skipped"] is False
         assert lock_item(sandbox) is None
 
-    def test_tracer_stays_unloaded_unless_switched_on(self, invoke, monkeypatch):
+    def test_no_tracer_is_built_when_tracing_is_off(self, invoke, monkeypatch):
         assert lambda_handler._tracer({}) is None
         assert (
             lambda_handler._tracer({"CANARY_TRACING": "true", "POWERTOOLS_TRACE_DISABLED": "true"})

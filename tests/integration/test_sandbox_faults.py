@@ -28,7 +28,8 @@ def test_registry_has_the_named_faults_with_descriptions():
     names = {
         "slow_wake", "wake_fails", "slow_resume", "duplicate_tasks", "auth_not_enforced",
         "router_no_wake", "no_retry_after", "wrong_unknown_status", "websocket_not_refused",
-        "never_sleeps", "sleeps_despite_sessions", "autosave_lost", "unreachable_container",
+        "never_sleeps", "sleeps_despite_sessions", "autosave_lost", "autosave_push_fails",
+        "unreachable_container", "router_unknown_ok",
     }
     assert names <= set(FAULTS)
     assert all(d.strip() and "\n" not in d for d in FAULTS.values())

@@ -173,7 +173,7 @@ def test_task_is_pending_until_the_container_registers(make_platform, wait_for):
     assert "registered_running" in p.event_names(s.container_id)
 
 
-def test_stop_task_kills_the_container_and_marks_it_stopped(make_platform, wait_for):
+def test_stop_task_kills_the_container_and_marks_it_stopped(make_platform):
     p = make_platform()
     s = p.seed()
     arn = p.resume(s.body).json()["taskArn"]
@@ -198,7 +198,7 @@ def test_quiet_container_marks_itself_idle(make_platform, wait_for):
 
 
 def test_preview_request_turns_an_idle_container_running(make_platform, wait_for):
-    p = make_platform(**QUIET)
+    p = make_platform(**{**QUIET, "idle_mark_s": 1.0})  # room to read the status before it idles
     s = p.seed()
     p.resume(s.body)
     wait_for(lambda: p.status(s.container_id) == "idle", timeout=5)

@@ -4,7 +4,6 @@ healthy passes every step; each sandbox fault is caught by the step that should 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from canary.runner import STEP_NAMES, run_scenario
 from sandbox import FAULTS, Sandbox
 
 pytestmark = pytest.mark.integration
+
 
 def run_against(sb: Sandbox, **overrides: Any) -> RunResult:
     from canary.cli import open_dependencies
@@ -30,31 +30,15 @@ def failed(run: RunResult) -> set[str]:
     return {s.name for s in run.steps if s.status is Status.FAILED}
 
 
-def live_tasks(sb: Sandbox) -> list[str]:
-    ecs = sb.client("ecs")
-    try:
-        return ecs.list_tasks(cluster=sb.info.cluster, desiredStatus="RUNNING")["taskArns"]
-    finally:
-        ecs.close()
+def live_tasks(p: Any) -> list[str]:
+    """The cluster's tasks still meant to run (p: the conftest's Platform)."""
+    return [t["taskArn"] for t in p.tasks() if t["desiredStatus"] == "RUNNING"]
 
 
-@pytest.fixture
-def sandbox_factory() -> Iterator[Any]:
-    started: list[Sandbox] = []
-
-    def start(*faults: str, **options: Any) -> Sandbox:
-        sb = Sandbox(faults=faults, **options).start()
-        started.append(sb)
-        return sb
-
-    yield start
-    for sb in started:
-        sb.stop()
-
-
-def test_healthy_sandbox_passes_every_step_and_measures_honestly(sandbox_factory):
+def test_healthy_sandbox_passes_every_step_and_measures_honestly(make_platform):
     # The sessions table with production's sort key (the CLI tests cover the plain key).
-    sb = sandbox_factory(sessions_key_schema="hash_range")
+    p = make_platform(sessions_key_schema="hash_range")
+    sb = p.sb
     started = time.monotonic()
     run = run_against(sb)
     took = time.monotonic() - started
@@ -69,7 +53,7 @@ def test_healthy_sandbox_passes_every_step_and_measures_honestly(sandbox_factory
     assert run.metrics["ContractViolations"] == 0
     assert run.metrics["AutoSaveFailed"] == 0
     assert took < 30  # generous: a healthy run takes a few seconds
-    assert live_tasks(sb) == []  # wait mode: nothing synthetic left running
+    assert live_tasks(p) == []  # wait mode: nothing synthetic left running
 
     # The wake time against the sandbox's ground truth (first wake only).
     wake = run.step("wake_hermes").measurements
@@ -126,8 +110,9 @@ def test_every_sandbox_fault_is_covered():
 
 
 @pytest.mark.parametrize("fault", sorted(CAUGHT))
-def test_fault_is_caught_by_its_step(sandbox_factory, fault):
-    sb = sandbox_factory(fault)
+def test_fault_is_caught_by_its_step(make_platform, fault):
+    p = make_platform(faults=[fault])
+    sb = p.sb
     # A slow wake (4 s boot) still completes and is measured (through Hermes only: the
     # preview path would only wait 4 s more); elsewhere a shorter give-up keeps runs quick.
     # Faults outside the sleep put the container to sleep by force (the healthy run covers
@@ -147,11 +132,11 @@ def test_fault_is_caught_by_its_step(sandbox_factory, fault):
         assert check(run.metrics[name]), (name, run.metrics)
     assert run.step("cleanup").status is Status.PASSED
     assert run.error == ""
-    assert live_tasks(sb) == []  # extras and leftovers stopped
+    assert live_tasks(p) == []  # extras and leftovers stopped
 
 
-def test_auth_not_enforced_is_a_degraded_finding_not_a_failure(sandbox_factory):
-    run = run_against(sandbox_factory("auth_not_enforced"))
+def test_auth_not_enforced_is_a_degraded_finding_not_a_failure(make_platform):
+    run = run_against(make_platform(faults=["auth_not_enforced"]).sb)
     assert run.ok  # exit 0: production is known not to enforce; it is a finding
     auth = run.step("auth")
     assert auth.status is Status.DEGRADED
@@ -159,34 +144,34 @@ def test_auth_not_enforced_is_a_degraded_finding_not_a_failure(sandbox_factory):
     assert run.metrics["AuthNotEnforced"] == 1
 
 
-def test_observe_mode_judges_the_sleep_on_the_next_run(sandbox_factory):
-    sb = sandbox_factory()
+def test_observe_mode_judges_the_sleep_on_the_next_run(make_platform, wait_for):
+    sb = make_platform().sb
     first = run_against(sb, sleep_mode="observe")
     assert first.ok and "armed" in first.step("sleep").reason
     assert "AutoSleepDelay" not in first.metrics
     cid = CanaryConfig.for_sandbox(sb.info).container_id
-    deadline = time.monotonic() + 5
-    while [e for e, _ in sb.events(cid)][-1:] != ["stopped"] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: [e for e, _ in sb.events(cid)][-1:] == ["stopped"], timeout=5)
     second = run_against(sb, sleep_mode="observe")
     assert second.step("sleep").status is Status.PASSED, second.step("sleep").reason
     assert second.metrics["AutoSleepMissed"] == 0
     assert second.metrics["AutoSleepDelay"] >= 0
 
 
-def test_observe_mode_reports_a_missed_sleep_next_run(sandbox_factory):
-    sb = sandbox_factory("never_sleeps")
+def test_observe_mode_reports_a_missed_sleep_next_run(make_platform):
+    sb = make_platform(faults=["never_sleeps"]).sb
     first = run_against(sb, sleep_mode="observe")
     assert first.ok
-    time.sleep(1.7)  # past idle 1 + check 0.1 + margin 0.5: it should have slept by now
+    # The point is time passing: past the bound the next preflight judges by, it should
+    # have slept (lastActivity is no later than the end of the first run).
+    time.sleep(CanaryConfig.for_sandbox(sb.info).sleep_deadline_s + 0.1)
     second = run_against(sb, sleep_mode="observe")
     assert second.step("sleep").status is Status.FAILED
     assert "auto-sleep missed" in second.step("sleep").reason
     assert second.metrics["AutoSleepMissed"] == 1
 
 
-def test_preview_only_wake_path(sandbox_factory):
-    run = run_against(sandbox_factory(), wake_paths=("preview",), sleep_mode="force")
+def test_preview_only_wake_path(make_platform):
+    run = run_against(make_platform().sb, wake_paths=("preview",), sleep_mode="force")
     status = {s.name: s.status for s in run.steps}
     assert status["wake_hermes"] is Status.SKIPPED
     assert status["concurrency"] is Status.SKIPPED

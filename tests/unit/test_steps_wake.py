@@ -295,7 +295,7 @@ def test_preview_wake_stops_a_running_container_first(make_ctx, aws, h, platform
     assert any("stopped task" in f for f in r.findings)
 
 
-def test_preview_wake_body_is_json_for_nothing(make_ctx, platform):
+def test_loading_page_text_is_matched_whatever_the_content_type(make_ctx, platform):
     # sanity: the loading page check looks at the page text, whatever its content-type
     pages = iter([httpx.Response(202, headers={"Retry-After": "0"},
                                  content=json.dumps({"x": "Waking Up Edit Session t1"})),
