@@ -5,5 +5,6 @@ Cheap to import: moto, boto3 and the servers load only when a Sandbox starts.
 
 from sandbox.faults import FAULTS
 from sandbox.platform import Sandbox, SandboxConfigError, SandboxError, SandboxInfo
+from sandbox.variations import VARIATIONS
 
-__all__ = ["FAULTS", "Sandbox", "SandboxConfigError", "SandboxError", "SandboxInfo"]
+__all__ = ["FAULTS", "VARIATIONS", "Sandbox", "SandboxConfigError", "SandboxError", "SandboxInfo"]

@@ -1,7 +1,8 @@
 """`python -m sandbox`: start the sandbox, print its JSON line, serve until interrupted.
 
 `--list-faults` prints one fault per line (name, then description); `--fault NAME`
-(repeatable) switches a fault on. The API key is never printed: read it from
+(repeatable) switches a fault on. `--list-variations` and `--variation NAME` do the same
+for variations (what the contract leaves open). The API key is never printed: read it from
 Secrets Manager at `secret_arn` (endpoint `aws_endpoint_url`).
 """
 
@@ -13,6 +14,8 @@ import sys
 import threading
 
 from sandbox.faults import FAULTS, UnknownFaultError, validate
+from sandbox.variations import VARIATIONS, UnknownVariationError
+from sandbox.variations import validate as validate_variations
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,6 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list-faults", action="store_true", help="print the fault registry and exit")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="switch a fault on (repeatable; see --list-faults)")
+    p.add_argument("--list-variations", action="store_true",
+                   help="print the variation registry and exit")
+    p.add_argument("--variation", action="append", default=[], metavar="NAME",
+                   help="switch a variation on (repeatable; see --list-variations)")
     p.add_argument("--idle-timeout", type=float, default=1.0, metavar="S",
                    help="container idle timeout in seconds (production: 1200)")
     p.add_argument("--idle-mark", type=float, default=None, metavar="S",
@@ -36,13 +43,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.list_faults:
-        for name, description in FAULTS.items():
+    if args.list_faults or args.list_variations:
+        for name, description in (FAULTS if args.list_faults else VARIATIONS).items():
             print(f"{name}\t{description}")
         return 0
     try:
         faults = validate(args.fault)
-    except UnknownFaultError as exc:
+        variations = validate_variations(args.variation)
+    except (UnknownFaultError, UnknownVariationError) as exc:
         print(f"python -m sandbox: error: {exc}", file=sys.stderr)
         return 2
 
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sb = Sandbox(
             faults=sorted(faults),
+            variations=sorted(variations),
             idle_timeout_s=args.idle_timeout,
             idle_mark_s=args.idle_mark,
             check_interval_s=args.check_interval,

@@ -38,6 +38,7 @@ class AwsNames:
     thread_mappings_table: str = "webordinary-thread-mappings"
     containers_table: str = "webordinary-containers"
     container_index: str = "container-index"
+    canary_table: str = "session-resumption-canary"  # the canary's own (infra/lock_table.py)
     cluster: str = "webordinary-edit-cluster"
     service: str = "webordinary-edit-service"
     task_family: str = "webordinary-edit-task"
@@ -52,6 +53,14 @@ class AwsResources:
     secret_arn: str
     subnet_id: str
     security_group_id: str
+
+    def network_configuration(self) -> dict[str, Any]:
+        """RunTask's awsvpc network configuration for the platform's tasks."""
+        return {"awsvpcConfiguration": {
+            "subnets": [self.subnet_id],
+            "securityGroups": [self.security_group_id],
+            "assignPublicIp": "DISABLED",
+        }}
 
 
 DYNAMODB_LOCK = threading.Lock()  # held for every DynamoDB call (server or in-process)
@@ -366,6 +375,12 @@ def _tables(ddb: Any, names: AwsNames, sessions_key_schema: str) -> None:
             [{"AttributeName": "containerId", "AttributeType": "S"}],
             [],
         ),
+        (
+            names.canary_table,  # the canary's lock and memory; nothing of the platform reads it
+            [{"AttributeName": "lockId", "KeyType": "HASH"}],
+            [{"AttributeName": "lockId", "AttributeType": "S"}],
+            [],
+        ),
     ):
         ddb.create_table(
             table, schema=schema, throughput=None, attr=attr, global_indexes=indexes,
@@ -373,6 +388,7 @@ def _tables(ddb: Any, names: AwsNames, sessions_key_schema: str) -> None:
             sse_specification=None, tags=[], deletion_protection_enabled=False,
             warm_throughput=None,
         )
+    ddb.update_time_to_live(names.canary_table, {"Enabled": True, "AttributeName": "expiresAt"})
 
 
 def _default_network(region: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ auto-saving its work to git first.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import socket
 import threading
@@ -21,29 +22,49 @@ from typing import Any
 from sandbox.ground_truth import GroundTruth
 from sandbox.httpserver import Handler, HttpServer
 from sandbox.state import Tables, now_ms
+from sandbox.variations import EXTRA_ROW_FIELDS, PRODUCTION_NAMES, OverrideNames
 from sandbox.workspace import WorkingCopy
 
 
 @dataclass(frozen=True)
 class ContainerEnv:
-    """What the task's container overrides name (CONTAINER_ID, CLIENT_ID, THREAD_ID, USER_ID)."""
+    """What a task's container overrides tell the container, and the row it registers under.
 
-    container_id: str
+    As production: the overrides carry the clientId, userId, threadId, sessionId and the
+    repository, never the containerId; the container derives it as
+    `{clientId}-{threadId}-{userId}` (the contract's containerId).
+    """
+
     client_id: str
     thread_id: str
     user_id: str
+    session_id: str = ""
+    repo_url: str = ""
+    row_key: str = ""  # the containers row it registers under; "" = the derived containerId
+
+    @property
+    def container_id(self) -> str:
+        return self.row_key or f"{self.client_id}-{self.thread_id}-{self.user_id}"
 
     @classmethod
-    def from_overrides(cls, overrides: dict[str, Any]) -> ContainerEnv:
-        env: dict[str, str] = {}
-        for co in overrides.get("containerOverrides", []) or []:
-            for pair in co.get("environment", []) or []:
-                env[pair.get("name", "")] = pair.get("value", "")
-        names = ("CONTAINER_ID", "CLIENT_ID", "THREAD_ID", "USER_ID")
-        missing = [k for k in names if not env.get(k)]
+    def from_overrides(
+        cls,
+        overrides: dict[str, Any] | None,
+        names: OverrideNames = PRODUCTION_NAMES,
+        key_by_session: bool = False,
+    ) -> ContainerEnv:
+        """Read the variables `names` names; `key_by_session`: register under the sessionId
+        (the production defect behind the `row_key_mismatch` fault)."""
+        values = names.read(overrides)
+        required = {"client_id": names.client_id, "thread_id": names.thread_id,
+                    "user_id": names.user_id}
+        if key_by_session:
+            required["session_id"] = names.session_id
+        missing = [var for field, var in required.items() if field not in values]
         if missing:
             raise ValueError(f"task overrides lack environment {', '.join(missing)}")
-        return cls(env["CONTAINER_ID"], env["CLIENT_ID"], env["THREAD_ID"], env["USER_ID"])
+        env = cls(**values)
+        return dataclasses.replace(env, row_key=env.session_id) if key_by_session else env
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,7 @@ class EditContainer:
         timing: Timing,
         faults: frozenset[str],
         on_exit: Callable[[EditContainer, str], None],
+        variations: frozenset[str] = frozenset(),
     ) -> None:
         self.env = env
         self.task_arn = task_arn
@@ -95,6 +117,7 @@ class EditContainer:
         self.truth = truth
         self.timing = timing
         self.faults = faults
+        self.variations = variations
         self.on_exit = on_exit
         self._server: HttpServer | None = None
         self._dead_socket: socket.socket | None = None
@@ -125,8 +148,19 @@ class EditContainer:
             self._server = HttpServer(_PreviewHandler, self, f"container-{self.container_id}")
             self._server.start()
             self.port = self._server.port
+        self.tables.update_container(self.container_id, self._registration())
+        self._last_activity = time.monotonic()
+        self._last_written = self._last_activity
+        self.truth.record(self.container_id, "registered_running")
+        self._loop = threading.Thread(
+            target=self._sleep_loop, name=f"autosleep-{self.container_id}", daemon=True
+        )
+        self._loop.start()
+
+    def _registration(self) -> dict[str, Any]:
+        """The row fields a booted container writes (the contract's, plus sandbox-only ones)."""
         now = now_ms()
-        self.tables.update_container(self.container_id, {
+        fields: dict[str, Any] = {
             "status": "running",
             "lastActivity": now,
             "lastStarted": now,
@@ -136,14 +170,12 @@ class EditContainer:
             "clientId": self.env.client_id,
             "threadId": self.env.thread_id,
             "userId": self.env.user_id,
-        })
-        self._last_activity = time.monotonic()
-        self._last_written = self._last_activity
-        self.truth.record(self.container_id, "registered_running")
-        self._loop = threading.Thread(
-            target=self._sleep_loop, name=f"autosleep-{self.container_id}", daemon=True
-        )
-        self._loop.start()
+        }
+        if "sparse_answers" in self.variations:
+            del fields["containerIp"]  # the router falls back to 127.0.0.1:containerPort
+        if "extra_fields" in self.variations:
+            fields.update(EXTRA_ROW_FIELDS)
+        return fields
 
     def kill(self, reason: str, write_state: bool) -> None:
         """Stop at once, no auto-save (the task was stopped from outside or the sandbox stops)."""

@@ -3,7 +3,12 @@
 moto accepts RunTask but runs nothing. The sandbox hooks the in-process moto ECS
 backend: a new task is set PENDING and its container boots (after the boot
 delay); the task becomes RUNNING once the container has registered, and STOPPED
-(with stoppedReason) when the container exits or dies. StopTask kills the container.
+when the container exits or dies, or on StopTask (which kills the container).
+A stopped task carries `stoppedAt`, `stoppedReason` and a `stopCode`
+(`UserInitiated`, `EssentialContainerExited`, `TaskFailedToStart`): moto's
+serializer reads each response field from the model attribute of the same name in
+snake case, so setting `task.stop_code` is all it takes. Foreign tasks (other
+customers') are started past the hook: RUNNING at once, never booted.
 """
 
 from __future__ import annotations
@@ -16,7 +21,12 @@ from typing import Any
 from sandbox.container import ContainerEnv, EditContainer, Timing
 from sandbox.ground_truth import GroundTruth
 from sandbox.state import Tables
+from sandbox.variations import override_names
 from sandbox.workspace import Workspaces
+
+USER_INITIATED = "UserInitiated"
+EXITED = "EssentialContainerExited"
+FAILED_TO_START = "TaskFailedToStart"
 
 
 class Fargate:
@@ -30,6 +40,7 @@ class Fargate:
         timing: Timing,
         boot_delay_s: float,
         faults: frozenset[str],
+        variations: frozenset[str] = frozenset(),
     ) -> None:
         from moto.ecs.models import ecs_backends  # the in-process moto server's backend
 
@@ -43,7 +54,10 @@ class Fargate:
         self.timing = timing
         self.boot_delay_s = max(boot_delay_s, 4.0) if "slow_wake" in faults else boot_delay_s
         self.faults = faults
+        self.variations = variations
+        self.override_names = override_names(variations)
         self._lock = threading.Lock()
+        self._stop_lock = threading.Lock()  # a task is marked stopped once
         self._containers: dict[str, EditContainer] = {}  # taskArn -> running container
         self._boots: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -78,68 +92,125 @@ class Fargate:
             t.start()
         return tasks
 
+    def run_foreign(self, task_definition: str, overrides: dict[str, Any] | None,
+                    network: dict[str, Any]) -> str:
+        """Another customer's task: RUNNING at once, booting nothing; its ARN."""
+        run = self._orig_run or self._backend.run_task  # past the hook: nothing boots
+        (task,) = run(self.cluster, task_definition, 1, overrides, "", [], "FARGATE", network)
+        task.created_at = task.started_at = time.time()
+        task.last_status = "RUNNING"
+        if task.containers:
+            task.containers[0].last_status = "RUNNING"
+        return str(task.task_arn)
+
     def _stop_task(self, cluster_str: str, task_str: str, reason: str) -> Any:
         assert self._orig_stop is not None
+        before = self._find(cluster_str, task_str)
+        if before is not None and getattr(before, "stop_code", None):
+            return before  # already stopped: as ECS, a second stop changes nothing
         task = self._orig_stop(cluster_str, task_str, reason)
+        self._mark_stopped(task, reason or "Task stopped by user", USER_INITIATED)
         with self._lock:
             container = self._containers.get(task.task_arn)
+        container_id = container.container_id if container else self._container_id_of(task)
+        if container_id:  # also a task still booting, or a foreign one naming a session
+            self.truth.record(container_id, "stop_task")
         if container is not None:
             container.kill(reason or "Task stopped by user", write_state=True)
         return task
 
+    def _env(self, task: Any) -> ContainerEnv:
+        """What the task's container reads from its overrides (ValueError if it cannot)."""
+        return ContainerEnv.from_overrides(
+            task.overrides, self.override_names, "row_key_mismatch" in self.faults
+        )
+
+    def _container_id_of(self, task: Any) -> str | None:
+        try:
+            return self._env(task).container_id
+        except ValueError:
+            return None
+
+    def _find(self, cluster_str: str, task_str: str) -> Any:
+        """The task StopTask would pick (moto matches the id at the end of the ARN), or None."""
+        try:
+            cluster = self._backend._get_cluster(cluster_str)
+        except Exception:
+            return None  # moto's own StopTask answers the error
+        task_id = task_str.split("/")[-1]
+        tasks = self._backend.tasks.get(cluster.name, {})
+        return next((t for arn, t in tasks.items() if arn.endswith(task_id)), None)
+
     # -- task lifecycle -----------------------------------------------------------------
-    def _set_status(
-        self, task: Any, status: str, reason: str = "", exit_code: int | None = None
-    ) -> None:
-        if task.last_status == "STOPPED":
-            return
-        task.last_status = status
-        if task.containers:
-            task.containers[0].last_status = status
-            if exit_code is not None:
-                task.containers[0].exit_code = exit_code
-        if status == "STOPPED":
-            task.desired_status = "STOPPED"
+    def _mark_stopped(
+        self, task: Any, reason: str, stop_code: str, exit_code: int | None = None
+    ) -> bool:
+        """STOPPED with reason, stop code and times, once; False if it was stopped already."""
+        with self._stop_lock:
+            if getattr(task, "stop_code", None):
+                return False
+            now = time.time()
+            task.last_status = task.desired_status = "STOPPED"
             task.stopped_reason = reason
-            task.stopped_at = time.time()
+            task.stopping_at = task.stopped_at = task.execution_stopped_at = now
+            if task.containers:
+                task.containers[0].last_status = "STOPPED"
+                if exit_code is not None:
+                    task.containers[0].exit_code = exit_code
+            task.stop_code = stop_code
+        return True
 
     def _boot(self, task: Any) -> None:
         try:
-            env = ContainerEnv.from_overrides(task.overrides)
+            env = self._env(task)
         except ValueError as exc:
-            self._set_status(task, "STOPPED", f"CannotStartContainerError: {exc}", 1)
+            self._mark_stopped(task, f"CannotStartContainerError: {exc}", FAILED_TO_START, 1)
             return
         self.truth.record(env.container_id, "task_started")
         if self._stopping.wait(self.boot_delay_s) or task.last_status == "STOPPED":
             return
         if "wake_fails" in self.faults:
-            self._set_status(
-                task, "STOPPED", "Essential container in task exited (exit code 1 while booting)", 1
+            self._mark_stopped(
+                task, "Essential container in task exited (exit code 1 while booting)", EXITED, 1
             )
             return
         try:
-            wc = self.workspaces.checkout(env.container_id, env.client_id, env.thread_id)
-            container = EditContainer(
-                env, task.task_arn, self.tables, wc, self.truth, self.timing, self.faults,
-                on_exit=lambda c, reason: self._exited(task, reason),
-            )
-            with self._lock:
-                if self._stopping.is_set():
-                    return
-                self._containers[task.task_arn] = container
-            container.start()
+            container = self._start_container(task, env)
         except Exception as exc:
             with self._lock:
                 self._containers.pop(task.task_arn, None)
-            self._set_status(task, "STOPPED", f"Essential container in task exited: {exc}", 1)
+            self._mark_stopped(task, f"Essential container in task exited: {exc}", EXITED, 1)
             return
-        self._set_status(task, "RUNNING")
+        if container is None:
+            return
+        if task.last_status == "STOPPED":  # StopTask while it registered
+            container.kill("Task stopped by user", write_state=True)
+            return
+        task.last_status = "RUNNING"
+        if task.containers:
+            task.containers[0].last_status = "RUNNING"
         task.started_at = time.time()
 
-    def _exited(self, task: Any, reason: str) -> None:
+    def _start_container(self, task: Any, env: ContainerEnv) -> EditContainer | None:
+        """Check out the workspace and start the container (it registers); None if stopping."""
+        wc = self.workspaces.checkout(env.container_id, env.client_id, env.thread_id)
+        container = EditContainer(
+            env, task.task_arn, self.tables, wc, self.truth, self.timing, self.faults,
+            on_exit=lambda c, reason: self._exited(task, c, reason),
+            variations=self.variations,
+        )
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            self._containers[task.task_arn] = container
+        container.start()
+        return container
+
+    def _exited(self, task: Any, container: EditContainer, reason: str) -> None:
         with self._lock:
             self._containers.pop(task.task_arn, None)
-        self._set_status(task, "STOPPED", reason, 0)
+        if self._mark_stopped(task, reason, EXITED, 0) and not self._stopping.is_set():
+            self.truth.record(container.container_id, "task_exited")
 
     # -- sandbox-facing -----------------------------------------------------------------
     def running(self, container_id: str) -> EditContainer | None:

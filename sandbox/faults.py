@@ -7,7 +7,7 @@ to these names, so they are stable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 #: name -> one-line description
 FAULTS: dict[str, str] = {
@@ -46,6 +46,30 @@ FAULTS: dict[str, str] = {
     "router_unknown_ok": (
         "the router answers 200 instead of 404 (Edit Session Not Found) for an unknown thread"
     ),
+    "row_key_mismatch": (
+        "as observed in production: tasks are told THREAD_ID=sessionId and register (and Hermes "
+        "writes) under the sessionId row; the row Hermes reads stays absent, so every resume "
+        "starts a new task and answers running"
+    ),
+    "always_running": (
+        "every 201 says running; a cold resume answers right after RunTask without waiting "
+        "(row starting, task PENDING), the task then boots normally"
+    ),
+    "containers_read_error": (
+        "Hermes's read of the containers table fails and counts as stopped: every resume starts "
+        "a new task, even for a running container"
+    ),
+    "concurrent_wake_fails": (
+        "no guard against concurrent starts (each starts a task) and every wake that overlapped "
+        "another answers 500 'Failed to resume session: ...'; the tasks keep running"
+    ),
+    "foreign_task_arn": (
+        "the 201's taskArn names a foreign task (another customer's), not the session's task"
+    ),
+    "answers_starting": (
+        "a cold resume answers 201 starting at once and starts the task ~1 s later in the "
+        "background (the row is written as usual when it is up)"
+    ),
 }
 
 
@@ -55,11 +79,18 @@ class UnknownFaultError(ValueError):
 
 def validate(names: Iterable[str]) -> frozenset[str]:
     """Return the names as a set, or raise naming the bad ones and listing the valid ones."""
+    return validate_names(names, FAULTS, "fault", UnknownFaultError)
+
+
+def validate_names(
+    names: Iterable[str], registry: Mapping[str, str], kind: str, error: type[ValueError]
+) -> frozenset[str]:
+    """The names as a set, or `error` naming the unknown ones and listing the registry."""
     wanted = list(names)
-    unknown = [n for n in wanted if n not in FAULTS]
+    unknown = [n for n in wanted if n not in registry]
     if unknown:
-        raise UnknownFaultError(
-            f"unknown fault(s): {', '.join(sorted(unknown))}; valid faults: "
-            f"{', '.join(sorted(FAULTS))}"
+        raise error(
+            f"unknown {kind}(s): {', '.join(sorted(unknown))}; valid {kind}s: "
+            f"{', '.join(sorted(registry))}"
         )
     return frozenset(wanted)

@@ -19,6 +19,8 @@ EVENTS = (
     "stopping",
     "pushed",
     "stopped",
+    "stop_task",  # StopTask was called for the container's task (stopCode UserInitiated)
+    "task_exited",  # the task stopped because its container exited by itself
 )
 
 

@@ -7,12 +7,15 @@ writes the tables through `sandbox.state` (moto's backend, no HTTP: see there).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import http.client
 import json
 import re
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sandbox.aws import AwsNames, AwsResources
@@ -20,6 +23,12 @@ from sandbox.container import WAKE_PATH
 from sandbox.ground_truth import GroundTruth
 from sandbox.httpserver import Handler
 from sandbox.state import ConditionFailedError, Tables, now_ms
+from sandbox.variations import (
+    EXTRA_ROW_FIELDS,
+    SERVICE_STARTED_BY,
+    extra_answer_fields,
+    override_names,
+)
 
 PREFIX = "/hermes"
 RESUME_PATH = f"{PREFIX}/api/sessions/resume-preview"
@@ -47,6 +56,25 @@ class ResumeFailedError(HermesError):
     """When the container could not be woken; message starts `Failed to resume session:`."""
 
 
+#: faults with no conditional claim of a stopped container before starting its task
+UNGUARDED = frozenset({
+    "duplicate_tasks", "concurrent_wake_fails", "row_key_mismatch", "containers_read_error",
+})
+START_LATER_S = 1.0  # answers_starting: how long after its answer Hermes starts the task
+
+
+@dataclass(frozen=True)
+class _Start:
+    """One task start: the row Hermes read, the row it writes, and the override values."""
+
+    read_key: str
+    write_key: str
+    client_id: str
+    user_id: str
+    thread_value: str  # what THREAD_ID carries: the chat thread (the sessionId: row_key_mismatch)
+    session_id: str
+
+
 class Hermes:
     """resume-preview logic; all waits are capped and end early when the sandbox stops."""
 
@@ -62,6 +90,10 @@ class Hermes:
         wake_timeout_s: float,
         starting_timeout_s: float,
         poll_interval_s: float = 0.02,
+        *,
+        variations: frozenset[str] = frozenset(),
+        foreign_task_arns: tuple[str, ...] = (),
+        repo_url_template: str = "",
     ) -> None:
         self.tables = tables
         self.ecs = ecs
@@ -69,11 +101,18 @@ class Hermes:
         self.resources = resources
         self.truth = truth
         self.faults = faults
+        self.variations = variations
+        self.override_names = override_names(variations)
+        self.foreign_task_arns = foreign_task_arns
+        self.repo_url_template = repo_url_template  # {containerId}: the workspace origin
         self._api_key = api_key
         self.wake_timeout_s = wake_timeout_s
         self.starting_timeout_s = starting_timeout_s
         self.poll_interval_s = poll_interval_s
         self.stopping = threading.Event()
+        self._overlaps = _Overlaps()
+        self._background: list[threading.Thread] = []
+        self._background_lock = threading.Lock()
 
     def authorized(self, header: str | None) -> bool:
         if "auth_not_enforced" in self.faults:
@@ -81,11 +120,17 @@ class Hermes:
         expected = f"Bearer {self._api_key}"
         return header is not None and hmac.compare_digest(header.encode(), expected.encode())
 
+    def join(self, timeout: float) -> None:
+        """Wait for background task starts (answers_starting); call after `stopping` is set."""
+        with self._background_lock:
+            threads, self._background = self._background, []
+        for t in threads:
+            t.join(timeout)
+
     # -- resume-preview -----------------------------------------------------------------
     def resume_preview(self, body: dict[str, Any]) -> dict[str, Any]:
         thread_id = body.get("chatThreadId")
         session = self._find_session(thread_id)
-        session_id = session["sessionId"]
         container_id = session.get("containerId") or (
             f"{session.get('clientId') or body.get('clientId')}-{thread_id}-{session.get('userId')}"
         )
@@ -95,13 +140,26 @@ class Hermes:
             raise
         except Exception as exc:
             raise ResumeFailedError(f"Failed to resume session: {exc}") from exc
-        answer = {
+        return self._answer(str(session["sessionId"]), container_id, row)
+
+    def _answer(self, session_id: str, container_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        """The 201 body: the contract's fields that have a value, as faults and variations say."""
+        answer: dict[str, Any] = {
             "sessionId": session_id,
             "containerId": container_id,
             "containerIp": row.get("containerIp"),
             "status": row.get("status"),
             "taskArn": row.get("taskArn"),
         }
+        if "always_running" in self.faults:
+            answer["status"] = "running"
+        if "foreign_task_arn" in self.faults and self.foreign_task_arns:
+            answer["taskArn"] = self.foreign_task_arns[-1]
+        if "sparse_answers" in self.variations:
+            for optional in ("sessionId", "containerIp", "taskArn"):
+                answer.pop(optional)
+        if "extra_fields" in self.variations:
+            answer.update(extra_answer_fields(self.names.region))
         return {k: v for k, v in answer.items() if v not in (None, "")}
 
     def _find_session(self, thread_id: Any) -> dict[str, Any]:
@@ -120,86 +178,158 @@ class Hermes:
             session["containerId"] = mapping["containerId"]
         return session
 
+    # -- reading the containers table (containers_read_error: every read fails) ---------
+    def _touch_if_running(self, container_id: str) -> dict[str, Any] | None:
+        if "containers_read_error" in self.faults:
+            return None
+        return self.tables.touch_if_running(container_id, now_ms())
+
+    def _read_container(self, container_id: str) -> dict[str, Any] | None:
+        """The row, or None when absent or when the read fails (counted as stopped)."""
+        if "containers_read_error" in self.faults:
+            return None
+        return self.tables.get_container(container_id)
+
     def _resume(self, container_id: str, session: dict[str, Any], thread_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.starting_timeout_s
         while True:
-            row = self.tables.touch_if_running(container_id, now_ms())
-            if row is not None:  # running: lastActivity updated, answer at once
+            touched = self._touch_if_running(container_id)
+            if touched is not None:  # running: lastActivity updated, answer at once
                 if "slow_resume" in self.faults:
                     self.stopping.wait(1.0)
-                return row
-            row = self.tables.get_container(container_id)
+                return touched
+            row = self._read_container(container_id)
             status = (row or {}).get("status", "stopped")
-            if status == "running":
-                continue  # became running since the conditional write: touch it
-            if status == "idle":  # up but quiet: wake signal, mark it running, answer at once
-                _signal_wake(row or {})
-                try:
-                    self.tables.update_container(
-                        container_id, {"status": "running", "lastActivity": now_ms()},
-                        condition="#status = :idle", condition_values={":idle": "idle"},
-                    )
-                except ConditionFailedError:
-                    continue  # it changed meanwhile (running again, or stopping): look again
-                return {**(row or {}), "status": "running"}
-            if status == "stopped":
-                if "duplicate_tasks" not in self.faults:  # the fault: no guard at all
-                    try:
-                        self.tables.claim_start(container_id, now_ms())
-                    except ConditionFailedError:
-                        continue  # another call is starting it: poll as `starting`
-                return self._start_task(container_id, session, thread_id)
-            # starting (another call owns the wake) or stopping (auto-save in progress): poll
+            answer = None
+            if status == "idle":
+                answer = self._wake_idle(container_id, row or {})
+            elif status == "stopped":
+                answer = self._wake(container_id, session, thread_id)
+            elif status != "running":  # starting (another call's wake) or stopping (auto-save)
+                if "always_running" in self.faults:
+                    return row or {}
+                if self.stopping.wait(self.poll_interval_s):
+                    raise ResumeFailedError("Failed to resume session: Hermes is shutting down")
+            if answer is not None:
+                return answer
             if time.monotonic() >= deadline:
                 return row or {}
-            if self.stopping.wait(self.poll_interval_s):
-                raise ResumeFailedError("Failed to resume session: Hermes is shutting down")
+            # running since the conditional write, a conditional write lost, or still starting
 
-    def _start_task(
-        self, container_id: str, session: dict[str, Any], thread_id: str
-    ) -> dict[str, Any]:
-        self.truth.record(container_id, "wake_requested")
-        client_id, user_id = self._ids(container_id, session, thread_id)
+    def _wake_idle(self, container_id: str, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Up but quiet: wake signal, mark it running; None if the row changed meanwhile."""
+        _signal_wake(row)
         try:
-            resp = self.ecs.run_task(
-                cluster=self.names.cluster,
-                taskDefinition=self.resources.task_definition_arn,
-                launchType="FARGATE",
-                count=1,
-                startedBy="hermes",
-                networkConfiguration={"awsvpcConfiguration": {
-                    "subnets": [self.resources.subnet_id],
-                    "securityGroups": [self.resources.security_group_id],
-                    "assignPublicIp": "DISABLED",
-                }},
-                overrides={"containerOverrides": [{
-                    "name": self.names.container_name,
-                    "environment": [
-                        {"name": "CONTAINER_ID", "value": container_id},
-                        {"name": "CLIENT_ID", "value": client_id},
-                        {"name": "THREAD_ID", "value": thread_id},
-                        {"name": "USER_ID", "value": user_id},
-                    ],
-                }]},
+            self.tables.update_container(
+                container_id, {"status": "running", "lastActivity": now_ms()},
+                condition="#status = :idle", condition_values={":idle": "idle"},
             )
-            if not resp.get("tasks"):
-                raise ResumeFailedError(
-                    f"Failed to resume session: RunTask started no task: {resp.get('failures')}"
-                )
-            task_arn = resp["tasks"][0]["taskArn"]
-            task = self._wait_task_running(task_arn)
-            row = self.tables.get_container(container_id) or {}
-            fields = {
-                "taskArn": task_arn,
-                "containerIp": row.get("containerIp") or _task_ip(task),
-                "status": "running",
-                "lastStarted": now_ms(),
-            }
-            self.tables.update_container(container_id, fields)
-            return {**row, **fields}
+        except ConditionFailedError:
+            return None
+        return {**row, "status": "running"}
+
+    def _wake(
+        self, container_id: str, session: dict[str, Any], thread_id: str
+    ) -> dict[str, Any] | None:
+        """Start a task for a stopped container; None when another call claimed the start."""
+        if not self.faults & UNGUARDED:
+            try:
+                self.tables.claim_start(container_id, now_ms())
+            except ConditionFailedError:
+                return None  # another call is starting it: poll as `starting`
+        self.truth.record(container_id, "wake_requested")
+        start = self._plan(container_id, session, thread_id)
+        if "answers_starting" in self.faults:
+            self._start_in_background(start)
+            return {"status": "starting"}
+        if "always_running" in self.faults:
+            return self._start_task(start, wait=False)
+        if "concurrent_wake_fails" not in self.faults:
+            return self._start_task(start)
+        with self._overlaps.track(container_id) as overlapped:
+            row = self._start_task(start)
+        if overlapped.is_set():
+            raise ResumeFailedError(
+                f"Failed to resume session: gave up waiting for {container_id}: "
+                "another start was under way"
+            )
+        return row
+
+    def _plan(self, container_id: str, session: dict[str, Any], thread_id: str) -> _Start:
+        client_id = str(session.get("clientId") or container_id.split("-", 1)[0])
+        user_id = str(session.get("userId") or container_id.rsplit("-", 1)[-1])
+        session_id = str(session["sessionId"])
+        if "row_key_mismatch" in self.faults:  # as observed: THREAD_ID=sessionId, its row
+            return _Start(container_id, session_id, client_id, user_id, session_id, session_id)
+        return _Start(container_id, container_id, client_id, user_id, thread_id, session_id)
+
+    def _start_in_background(self, start: _Start) -> None:
+        t = threading.Thread(target=self._start_later, args=(start,),
+                             name=f"hermes-start-{start.read_key}", daemon=True)
+        with self._background_lock:
+            self._background = [b for b in self._background if b.is_alive()]
+            self._background.append(t)
+        t.start()
+
+    def _start_later(self, start: _Start) -> None:
+        if self.stopping.wait(START_LATER_S):
+            return
+        with contextlib.suppress(Exception):  # the row says stopped again: nobody to answer
+            self._start_task(start)
+
+    def _start_task(self, start: _Start, wait: bool = True) -> dict[str, Any]:
+        """RunTask; with `wait`, poll it to RUNNING and write the post-start fields."""
+        try:
+            task_arn = self._run_task(start)
+            if not wait:
+                return {"status": "starting", "taskArn": task_arn}
+            self._wait_task_running(task_arn)
+            return self._record_started(start.write_key, task_arn)
         except Exception:
-            self.tables.update_container(container_id, {"status": "stopped", "stoppedAt": now_ms()})
+            self.tables.update_container(
+                start.write_key, {"status": "stopped", "stoppedAt": now_ms()}
+            )
             raise
+
+    def _run_task(self, start: _Start) -> str:
+        """RunTask as production: no startedBy, overrides name the session, never its row."""
+        values = {"client_id": start.client_id, "user_id": start.user_id,
+                  "thread_id": start.thread_value, "session_id": start.session_id}
+        if self.repo_url_template:
+            values["repo_url"] = self.repo_url_template.format(containerId=start.read_key)
+        kwargs: dict[str, Any] = {}
+        if "service_tasks" in self.variations:
+            kwargs["startedBy"] = SERVICE_STARTED_BY
+        resp = self.ecs.run_task(
+            cluster=self.names.cluster,
+            taskDefinition=self.resources.task_definition_arn,
+            launchType="FARGATE",
+            count=1,
+            networkConfiguration=self.resources.network_configuration(),
+            overrides={"containerOverrides": [{
+                "name": self.names.container_name,
+                "environment": self.override_names.environment(
+                    values, extra="extra_fields" in self.variations
+                ),
+            }]},
+            **kwargs,
+        )
+        if not resp.get("tasks"):
+            raise ResumeFailedError(
+                f"Failed to resume session: RunTask started no task: {resp.get('failures')}"
+            )
+        return str(resp["tasks"][0]["taskArn"])
+
+    def _record_started(self, write_key: str, task_arn: str) -> dict[str, Any]:
+        """taskArn, status, lastStarted on the row; containerIp is the container's own report
+        (the task's ENI address in moto is not reachable)."""
+        row = self._read_container(write_key) or {}
+        fields: dict[str, Any] = {"taskArn": task_arn, "status": "running",
+                                  "lastStarted": now_ms()}
+        if "extra_fields" in self.variations:
+            fields.update(EXTRA_ROW_FIELDS)
+        self.tables.update_container(write_key, fields)
+        return {**row, **fields}
 
     def _wait_task_running(self, task_arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.wake_timeout_s
@@ -222,11 +352,32 @@ class Hermes:
             if self.stopping.wait(self.poll_interval_s):
                 raise ResumeFailedError("Failed to resume session: Hermes is shutting down")
 
-    @staticmethod
-    def _ids(container_id: str, session: dict[str, Any], thread_id: str) -> tuple[str, str]:
-        client_id = session.get("clientId") or container_id.split("-", 1)[0]
-        user_id = session.get("userId") or container_id.rsplit("-", 1)[-1]
-        return str(client_id), str(user_id)
+
+class _Overlaps:
+    """Which wakes of one container overlapped another (the concurrent_wake_fails fault)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[str, list[threading.Event]] = {}
+
+    @contextlib.contextmanager
+    def track(self, key: str) -> Iterator[threading.Event]:
+        """Set (for this wake and the others) once two wakes of `key` were in flight at once."""
+        mine = threading.Event()
+        with self._lock:
+            others = self._active.setdefault(key, [])
+            if others:
+                mine.set()
+                for other in others:
+                    other.set()
+            others.append(mine)
+        try:
+            yield mine
+        finally:
+            with self._lock:
+                others.remove(mine)
+                if not others and self._active.get(key) is others:
+                    del self._active[key]
 
 
 def _signal_wake(row: dict[str, Any]) -> None:
@@ -247,14 +398,6 @@ def _signal_wake(row: dict[str, Any]) -> None:
         pass
     finally:
         conn.close()
-
-
-def _task_ip(task: dict[str, Any]) -> str | None:
-    for att in task.get("attachments", []):
-        for d in att.get("details", []):
-            if d.get("name") == "privateIPv4Address":
-                return d.get("value")
-    return None
 
 
 # -- HTTP ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.faults import validate
+from sandbox.variations import validate as validate_variations
 
 _ACTIVE = threading.Lock()  # moto's state is process-global: one Sandbox per process at a time
 
@@ -52,10 +53,14 @@ class SandboxInfo:
     check_interval_s: float
     boot_delay_s: float
     faults: tuple[str, ...]
+    variations: tuple[str, ...]
+    canary_table: str  # stands for the canary's own table (lockId, TTL expiresAt)
+    foreign_task_arns: tuple[str, ...]  # sandbox-only ground truth: never the canary's to stop
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["faults"] = list(self.faults)
+        for name in ("faults", "variations", "foreign_task_arns"):
+            d[name] = list(d[name])
         return d
 
     def to_json(self) -> str:
@@ -79,6 +84,7 @@ class Sandbox:
         self,
         faults: Iterable[str] = (),
         *,
+        variations: Iterable[str] = (),
         idle_timeout_s: float = 1.0,
         idle_mark_s: float | None = None,
         check_interval_s: float = 0.1,
@@ -92,6 +98,7 @@ class Sandbox:
         preview_domain: str = "sandbox.test",
     ) -> None:
         self.faults = validate(faults)
+        self.variations = validate_variations(variations)
         self.idle_timeout_s = _positive("idle_timeout_s", idle_timeout_s)
         # production: idle after 5 min, asleep after 20; the same proportion by default
         self.idle_mark_s = self.idle_timeout_s / 4
@@ -189,6 +196,7 @@ class Sandbox:
         )
         from sandbox.container import Timing
         from sandbox.fargate import Fargate
+        from sandbox.foreign import start_foreign_tasks
         from sandbox.ground_truth import GroundTruth
         from sandbox.hermes import PREFIX, Hermes, HermesApp, HermesHandler
         from sandbox.httpserver import HttpServer
@@ -214,15 +222,18 @@ class Sandbox:
             self.region, names.cluster, tables, workspaces, self._truth,
             Timing(self.idle_timeout_s, self.check_interval_s, self.activity_write_interval_s,
                    self.idle_mark_s),
-            self.boot_delay_s, self.faults,
+            self.boot_delay_s, self.faults, self.variations,
         )
         fargate.install()
         self._fargate = fargate
         self._parts.append(fargate.shutdown)
+        foreign = start_foreign_tasks(fargate, names, resources, fargate.override_names)
 
         hermes = Hermes(
             tables, ecs, names, resources, self._truth, self.faults, self._api_key,
             self.wake_timeout_s, self.starting_timeout_s,
+            variations=self.variations, foreign_task_arns=foreign,
+            repo_url_template=workspaces.remote_template,
         )
         hermes_server = HttpServer(HermesHandler, HermesApp(hermes, self), "hermes").start()
         self._parts.append(hermes_server.stop)
@@ -234,6 +245,7 @@ class Sandbox:
         router_server = HttpServer(RouterHandler, router, "router").start()
         self._parts.append(lambda: router.join(5))
         self._parts.append(router_server.stop)
+        self._parts.append(lambda: hermes.join(5))  # background starts (answers_starting)
         self._parts.append(hermes.stopping.set)  # runs first: ends every Hermes wait
 
         self._info = SandboxInfo(
@@ -260,6 +272,9 @@ class Sandbox:
             check_interval_s=self.check_interval_s,
             boot_delay_s=fargate.boot_delay_s,
             faults=tuple(sorted(self.faults)),
+            variations=tuple(sorted(self.variations)),
+            canary_table=names.canary_table,
+            foreign_task_arns=foreign,
         )
 
     def stop(self) -> None:

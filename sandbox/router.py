@@ -139,7 +139,9 @@ class RouterHandler(Handler):
                       "text/html; charset=utf-8")
             return
         row = router.tables.get_container(container_id) or {}
-        if row.get("status") in ("running", "idle") and row.get("containerIp"):
+        if row.get("status") in ("running", "idle") and (
+            row.get("containerIp") or row.get("containerPort")
+        ):
             self._forward(router, row, body)
             return
         router.request_wake(thread_id, client_id, container_id)
@@ -160,7 +162,7 @@ class RouterHandler(Handler):
     def _forward(self, router: Router, row: dict[str, Any], body: bytes) -> None:
         port = int(row.get("containerPort") or 8080)
         conn = http.client.HTTPConnection(
-            str(row["containerIp"]), port, timeout=router.forward_timeout_s
+            str(row.get("containerIp") or "127.0.0.1"), port, timeout=router.forward_timeout_s
         )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}

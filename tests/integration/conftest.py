@@ -99,6 +99,21 @@ class Platform:
         return (self.container(container_id) or {}).get("status")
 
     def tasks(self, container_id: str | None = None) -> list[dict[str, Any]]:
+        """The cluster's tasks but the foreign ones, running or stopped; with a containerId,
+        those whose overrides name it (`{clientId}-{threadId}-{userId}`, as the container
+        derives it)."""
+        foreign = set(self.info.foreign_task_arns)
+        tasks = [t for t in self.all_tasks() if t["taskArn"] not in foreign]
+        if container_id is None:
+            return tasks
+        return [t for t in tasks if _derived_id(t, self.info.variations) == container_id]
+
+    def foreign_tasks(self) -> list[dict[str, Any]]:
+        """The foreign tasks (other customers'), as ECS describes them now."""
+        return self.ecs.describe_tasks(cluster=self.info.cluster,
+                                       tasks=list(self.info.foreign_task_arns))["tasks"]
+
+    def all_tasks(self) -> list[dict[str, Any]]:
         """Every task of the cluster (list_tasks returns RUNNING only; add STOPPED)."""
         arns: list[str] = []
         for desired in ("RUNNING", "STOPPED"):
@@ -106,10 +121,7 @@ class Platform:
             arns += listed["taskArns"]
         if not arns:
             return []
-        tasks = self.ecs.describe_tasks(cluster=self.info.cluster, tasks=arns)["tasks"]
-        if container_id is None:
-            return tasks
-        return [t for t in tasks if _env(t).get("CONTAINER_ID") == container_id]
+        return self.ecs.describe_tasks(cluster=self.info.cluster, tasks=arns)["tasks"]
 
     def event_names(self, container_id: str) -> list[str]:
         return [e for e, _ in self.sb.events(container_id)]
@@ -134,6 +146,18 @@ def _env(task: dict[str, Any]) -> dict[str, str]:
         for pair in co.get("environment", []):
             env[pair["name"]] = pair["value"]
     return env
+
+
+def _derived_id(task: dict[str, Any], variations: tuple[str, ...]) -> str | None:
+    """The containerId a task's container derives from its overrides (None if it cannot)."""
+    from sandbox.container import ContainerEnv
+    from sandbox.variations import override_names
+
+    try:
+        return ContainerEnv.from_overrides(task.get("overrides"),
+                                           override_names(variations)).container_id
+    except ValueError:
+        return None
 
 
 @pytest.fixture

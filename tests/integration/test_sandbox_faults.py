@@ -29,7 +29,8 @@ def test_registry_has_the_named_faults_with_descriptions():
         "slow_wake", "wake_fails", "slow_resume", "duplicate_tasks", "auth_not_enforced",
         "router_no_wake", "no_retry_after", "wrong_unknown_status", "websocket_not_refused",
         "never_sleeps", "sleeps_despite_sessions", "autosave_lost", "autosave_push_fails",
-        "unreachable_container", "router_unknown_ok",
+        "unreachable_container", "router_unknown_ok", "row_key_mismatch", "always_running",
+        "containers_read_error", "concurrent_wake_fails", "foreign_task_arn", "answers_starting",
     }
     assert names <= set(FAULTS)
     assert all(d.strip() and "\n" not in d for d in FAULTS.values())
@@ -178,3 +179,105 @@ def test_router_unknown_ok_answers_200_for_unknown_thread(make_platform):
     p = make_platform(faults=["router_unknown_ok"])
     r = p.preview("acme", "no-such-thread")
     assert r.status_code == 200
+
+
+def _running_arns(p) -> set[str]:
+    return {t["taskArn"] for t in p.tasks() if t["lastStatus"] == "RUNNING"}
+
+
+def test_row_key_mismatch_starts_a_task_on_every_resume_and_answers_running(make_platform):
+    p = make_platform(faults=["row_key_mismatch"])
+    s = p.seed()
+    first, second = p.resume(s.body), p.resume(s.body)  # the second for a running container
+    assert [r.status_code for r in (first, second)] == [201, 201]
+    assert [r.json()["status"] for r in (first, second)] == ["running", "running"]
+    assert {r.json()["containerId"] for r in (first, second)} == {s.container_id}
+    assert first.json()["taskArn"] != second.json()["taskArn"]
+    assert _running_arns(p) == {first.json()["taskArn"], second.json()["taskArn"]}
+    assert p.container(s.container_id) is None  # the row Hermes reads is never written
+
+
+def test_row_key_mismatch_task_is_told_the_session_and_registers_under_it(
+    make_platform, task_env
+):
+    p = make_platform(faults=["row_key_mismatch"])
+    s = p.seed()
+    arn = p.resume(s.body).json()["taskArn"]
+    (task,) = [t for t in p.tasks() if t["taskArn"] == arn]
+    env = task_env(task)
+    assert (env["THREAD_ID"], env["SESSION_ID"]) == (s.session_id, s.session_id)
+    row = p.container(s.session_id)
+    assert (row["status"], row["taskArn"]) == ("running", arn)
+
+
+def test_always_running_answers_running_while_row_starting_and_task_pending(
+    make_platform, wait_for
+):
+    p = make_platform(faults=["always_running"], boot_delay_s=1.0)
+    s = p.seed()
+    r = p.resume(s.body)
+    assert r.status_code == 201 and r.json()["status"] == "running"
+    assert p.status(s.container_id) == "starting"
+    (task,) = p.tasks(s.container_id)
+    assert (task["taskArn"], task["lastStatus"]) == (r.json()["taskArn"], "PENDING")
+    # and then it boots normally
+    wait_for(lambda: p.status(s.container_id) == "running", timeout=5)
+    assert p.tasks(s.container_id)[0]["lastStatus"] == "RUNNING"
+
+
+def test_containers_read_error_starts_a_task_for_a_running_container(make_platform):
+    p = make_platform(faults=["containers_read_error"])
+    s = p.seed()
+    first = p.resume(s.body).json()
+    first_port = int(p.container(s.container_id)["containerPort"])
+    second = p.resume(s.body)
+    assert second.status_code == 201
+    assert second.json()["taskArn"] != first["taskArn"]
+    assert _running_arns(p) == {first["taskArn"], second.json()["taskArn"]}
+    # the first container was left alone and still serves
+    assert p.http.get(f"http://127.0.0.1:{first_port}/").status_code == 200
+
+
+def test_concurrent_wake_fails_answers_500_and_leaves_the_tasks_running(make_platform, wait_for):
+    p = make_platform(faults=["concurrent_wake_fails"], boot_delay_s=0.5)
+    s = p.seed()
+    with ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda _: p.resume(s.body), range(3)))
+    assert [r.status_code for r in responses] == [500] * 3
+    assert all(r.json()["message"].startswith("Failed to resume session:") for r in responses)
+    assert len(p.tasks(s.container_id)) >= 2
+    wait_for(lambda: all(t["lastStatus"] == "RUNNING" for t in p.tasks(s.container_id)),
+             timeout=5)
+    assert p.status(s.container_id) == "running"
+
+
+def test_concurrent_wake_fails_lets_a_lone_wake_succeed(make_platform):
+    p = make_platform(faults=["concurrent_wake_fails"])
+    s = p.seed()
+    r = p.resume(s.body)
+    assert (r.status_code, r.json()["status"]) == (201, "running")
+    assert len(p.tasks(s.container_id)) == 1
+
+
+def test_foreign_task_arn_answers_a_foreign_tasks_arn(make_platform):
+    p = make_platform(faults=["foreign_task_arn"])
+    s = p.seed()
+    r = p.resume(s.body)
+    assert r.status_code == 201
+    assert r.json()["taskArn"] in p.info.foreign_task_arns
+    (task,) = p.tasks(s.container_id)  # the task it really started, which the row names
+    assert p.container(s.container_id)["taskArn"] == task["taskArn"] != r.json()["taskArn"]
+
+
+def test_answers_starting_answers_at_once_and_starts_the_task_later(make_platform, wait_for):
+    p = make_platform(faults=["answers_starting"])
+    s = p.seed()
+    t0 = time.monotonic()
+    r = p.resume(s.body)
+    assert time.monotonic() - t0 < 0.5  # generous: a healthy cold wake blocks for the boot
+    assert r.status_code == 201
+    assert r.json()["status"] == "starting" and "taskArn" not in r.json()
+    assert p.tasks(s.container_id) == []
+    (task,) = wait_for(lambda: p.tasks(s.container_id), timeout=5)
+    wait_for(lambda: p.status(s.container_id) == "running", timeout=5)
+    assert p.container(s.container_id)["taskArn"] == task["taskArn"]

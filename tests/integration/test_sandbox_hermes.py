@@ -67,10 +67,11 @@ def test_cold_wake_blocks_until_running_and_answers_201(platform, task_env):
     (task,) = platform.tasks(s.container_id)
     assert task["taskArn"] == body["taskArn"]
     assert task["lastStatus"] == "RUNNING"
-    assert task["startedBy"] == "hermes"
+    assert not task.get("startedBy")  # as production: Hermes sets none
     assert started - 0.01 <= task["createdAt"].timestamp() <= task["startedAt"].timestamp()
-    assert task_env(task) == {"CONTAINER_ID": s.container_id, "CLIENT_ID": "acme",
-                              "THREAD_ID": s.thread_id, "USER_ID": "u1"}
+    origin = platform.info.git_remote_template.format(containerId=s.container_id)
+    assert task_env(task) == {"CLIENT_ID": "acme", "USER_ID": "u1", "THREAD_ID": s.thread_id,
+                              "SESSION_ID": s.session_id, "REPO_URL": origin}
 
 
 def test_running_container_row_has_contract_fields_in_ms(platform):

@@ -25,7 +25,8 @@ INFO_FIELDS = {
     "sessions_table", "thread_mappings_table", "containers_table", "container_index",
     "sessions_key_schema", "cluster", "service", "task_definition", "secret_name", "secret_arn",
     "control_url", "git_remote_template", "preview_marker_template", "idle_timeout_s",
-    "idle_mark_s", "check_interval_s", "boot_delay_s", "faults",
+    "idle_mark_s", "check_interval_s", "boot_delay_s", "faults", "variations", "canary_table",
+    "foreign_task_arns",
 }
 
 
