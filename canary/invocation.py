@@ -4,19 +4,27 @@ Every path ends in a report: the EMF lines (ScenarioSuccess 1 or 0, whatever wen
 wrong) and one log line a person understands. Nothing here raises to the caller,
 so a broken run is a metric and a log line, not a retried invocation. The
 handler module owns the clients and the logger and passes them in.
+
+One deadline per invocation: the Lambda's remaining time less a safety margin (and
+at most CANARY_BUDGET_S). Taking the lock, reading the key, the scenario and giving
+the lock back are each bounded by a slice of what it leaves and charged against it,
+so the report is printed before the deadline whatever hangs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 from canary.catalogue import DEFAULT_NAMESPACE
+from canary.clock import Clock, SystemClock
+from canary.deadline import Deadline, TimeUp, bounded
 from canary.metrics import emf_lines, scenario_succeeded
 from canary.models import RunResult, StepResult
 from canary.redaction import RedactingStdout, RedactSecrets, mask_loggers
@@ -29,6 +37,22 @@ MIN_BUDGET_S = 0.5
 """Below this the scenario is not started at all (reported as a canary error)."""
 LOCK_GRACE_S = 60.0
 """The lock outlives the invocation's deadline by this much before it counts as stale."""
+LOCK_CALL_S = 3.0
+LOCK_CALL_FRACTION = 0.1
+"""One lock call (take, read, give back) waits at most this long and normally at most
+this share of the time left (DynamoDB answers in milliseconds; a hang must not eat the
+run); giving the lock back keeps exactly that share aside."""
+KEY_READ_S = 5.0
+KEY_READ_FRACTION = 0.25
+"""Reading the key from Secrets Manager: at most this long, normally this share of what
+is left."""
+CALL_FLOOR_S = 1.0
+"""...but a take or a read gets at least this (a busy endpoint is not a hung one), as long
+as that is at most half of what is left."""
+SCENARIO_SLACK_S = 0.25
+SCENARIO_SLACK_FRACTION = 0.05
+"""The runner ends within its budget by itself; this much past it (kept out of the budget,
+so the report still comes before the deadline), it is abandoned as a canary bug."""
 
 
 @dataclass
@@ -51,6 +75,8 @@ class Invocation:
     redact_filter: RedactSecrets
     dependencies: Callable[[Any], Any]
     tracer: Callable[[Mapping[str, str]], Any]
+    clock: Clock = field(default_factory=SystemClock)
+    out: TextIO | None = None  # where the EMF lines go (default: the current sys.stdout)
 
     def __call__(self, context: Any, environ: Mapping[str, str]) -> dict[str, Any]:
         run_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
@@ -83,71 +109,91 @@ class Invocation:
         except ConfigError as exc:
             return self._failed(run_id, fallback_env, started_at, f"invalid configuration: {exc}")
         self.logger.append_keys(**_session_keys(config))
+        self.stream.add_secret(config.api_key)  # a key given in the config: masked from now
 
         remaining_s = _remaining_s(context)
-        budget_s = min(config.budget_s, _budget_s(remaining_s))
-        if budget_s < MIN_BUDGET_S:
+        deadline = Deadline.after(self.clock, min(config.budget_s, _budget_s(remaining_s)))
+        if deadline.remaining() < MIN_BUDGET_S:
             return self._failed(
                 run_id, config.environment, started_at,
                 f"not started: only {remaining_s:.1f} s of Lambda time left, "
                 f"too little to run and report",
             )
         deps = self.dependencies(config)
+        if not config.lock_table:
+            return self._run(config, deps, run_id, started_at, deadline, 0.0, environ)
 
-        lock = None
-        if config.lock_table:
-            from canary.lock import LockError, RunLock
+        from canary.lock import LockError, RunLock
 
-            lock = RunLock(
-                config.lock_table, owner=run_id, ttl_s=min(remaining_s, 86_400) + LOCK_GRACE_S,
-                client=deps.dynamodb,
-            )
-            try:
-                if not lock.acquire():
-                    return Outcome(
-                        _empty_run(run_id, config.environment, started_at),
-                        skipped=True,
-                        why=f"skipped: another run holds the lock{_holder(lock)}",
-                    )
-            except LockError as exc:
-                return self._failed(run_id, config.environment, started_at, str(exc))
+        lock = RunLock(
+            config.lock_table, owner=run_id, ttl_s=min(remaining_s, 86_400) + LOCK_GRACE_S,
+            client=deps.dynamodb,
+        )
+        release_s = deadline.share(LOCK_CALL_S, LOCK_CALL_FRACTION)  # kept for giving it back
         try:
-            return self._run(config, deps, run_id, started_at, budget_s, environ)
+            if not lock.acquire(timeout_s=deadline.share(LOCK_CALL_S, LOCK_CALL_FRACTION,
+                                                         floor_s=CALL_FLOOR_S)):
+                return Outcome(
+                    _empty_run(run_id, config.environment, started_at),
+                    skipped=True,
+                    why=f"skipped: another run holds the lock{_holder(lock, deadline)}",
+                )
+        except LockError as exc:
+            self._release(lock, release_s, quiet=True)  # a take left unanswered may have won
+            return self._failed(run_id, config.environment, started_at, str(exc))
+        try:
+            return self._run(config, deps, run_id, started_at, deadline, release_s, environ)
         finally:
-            if lock is not None:
-                self._release(lock)
+            self._release(lock, deadline.share(LOCK_CALL_S))
 
     def _run(
-        self, config: Any, deps: Any, run_id: str, started_at: float, budget_s: float,
-        environ: Mapping[str, str],
+        self, config: Any, deps: Any, run_id: str, started_at: float, deadline: Deadline,
+        release_s: float, environ: Mapping[str, str],
     ) -> Outcome:
-        from canary.clock import SystemClock
         from canary.runner import run_scenario
         from canary.secrets import SecretError
 
         mask_loggers("canary", self.redact_filter)
-        try:
-            self.stream.add_secret(deps.api_key.get())  # read now: a bad secret fails clearly
+        before_release = Deadline(deadline.clock, deadline.end - release_s)
+        try:  # read now: a bad secret fails clearly, before any step
+            self.stream.add_secret(deps.api_key.get(timeout_s=before_release.share(
+                KEY_READ_S, KEY_READ_FRACTION, floor_s=CALL_FLOOR_S)))
         except SecretError as exc:
             return self._failed(
                 run_id, config.environment, started_at,
                 f"could not read the internal API key: {exc}",
             )
+        left = before_release.remaining()
+        slack_s = min(SCENARIO_SLACK_S, left * SCENARIO_SLACK_FRACTION)
+        budget_s = left - slack_s
+        if budget_s < MIN_BUDGET_S:
+            return self._failed(
+                run_id, config.environment, started_at,
+                f"not started: only {max(0.0, budget_s):.1f} s left after taking the lock and "
+                f"reading the key, too little to run and report",
+            )
+        tracer = self.tracer(environ)
 
         def scenario() -> RunResult:
-            return run_scenario(
-                config, deps, SystemClock(), deadline_s=budget_s, on_step=self._log_step,
-                run_id=run_id,
-            )
+            def run() -> RunResult:
+                return run_scenario(
+                    config, deps, self.clock, deadline_s=budget_s, on_step=self._log_step,
+                    run_id=run_id,
+                )
 
-        tracer = self.tracer(environ)
-        try:
             if tracer is None:
-                run = scenario()
-            else:
-                with tracer.provider.in_subsegment("## run_scenario") as subsegment:
-                    subsegment.put_annotation("run_id", run_id)
-                    run = scenario()
+                return run()
+            with tracer.provider.in_subsegment("## run_scenario") as subsegment:
+                subsegment.put_annotation("run_id", run_id)
+                return run()
+
+        try:
+            run = bounded(scenario, budget_s + slack_s, what="scenario")
+        except TimeUp:
+            return self._failed(
+                run_id, config.environment, started_at,
+                f"canary bug: the scenario did not end within its budget of {budget_s:.1f} s",
+            )
         except Exception as exc:
             self.logger.exception("the scenario raised")
             return self._failed(
@@ -169,10 +215,10 @@ class Invocation:
             ).run
             lines = emf_lines(run, namespace=namespace, environment=environment)
         for line in lines:
-            print(line, flush=True)
+            print(line, file=self.out or sys.stdout, flush=True)
 
         ok = scenario_succeeded(run, skipped=outcome.skipped)
-        summary = json.loads(self.stream.redact(json.dumps(run.to_dict(), default=str)))
+        summary = self.stream.redact_data(json.loads(json.dumps(run.to_dict(), default=str)))
         summary.update(
             ok=ok, skipped=outcome.skipped,
             summary=self.stream.redact(outcome.why or _why(run)),
@@ -189,12 +235,15 @@ class Invocation:
             level, f"step {step.name} {step.status.value}", extra={"step": step.to_dict()}
         )
 
-    def _release(self, lock: Any) -> None:
+    def _release(self, lock: Any, timeout_s: float, *, quiet: bool = False) -> None:
+        """Give the lock back within `timeout_s` (a hang leaves it to expire)."""
         try:
-            if not lock.release():
-                self.logger.warning("the run lock had expired and was taken over by another run")
+            released = lock.release(timeout_s=timeout_s)
         except Exception as exc:
             self.logger.warning(f"could not release the run lock: {self._describe(exc)}")
+            return
+        if not released and not quiet:
+            self.logger.warning("the run lock had expired and was taken over by another run")
 
     def _failed(self, run_id: str, environment: str, started_at: float, error: str) -> Outcome:
         run = _empty_run(run_id, environment, started_at)
@@ -245,9 +294,10 @@ def _session_keys(config: Any) -> dict[str, str]:
     return {k: str(v) for k, v in keys.items() if v}
 
 
-def _holder(lock: Any) -> str:
+def _holder(lock: Any, deadline: Deadline) -> str:
     try:
-        holder = lock.holder()
+        holder = lock.holder(timeout_s=deadline.share(LOCK_CALL_S, LOCK_CALL_FRACTION,
+                                                      floor_s=CALL_FLOOR_S))
     except Exception:
         return ""
     if holder is None:

@@ -6,6 +6,11 @@ no item exists or the existing one has expired (a crashed run's lock is taken
 over without waiting for DynamoDB's TTL sweeper, which may lag for days);
 releasing is a delete conditional on still being the owner. Two concurrent
 acquisitions cannot both win: DynamoDB evaluates the condition atomically.
+
+Every call takes an optional `timeout_s`: the caller's deadline bounds it, and a call
+that does not answer in time is abandoned (LockError). An acquisition whose outcome is
+unknown (no answer, a reset) may still have written the item, so `release()` then tries
+the owner-conditional delete anyway.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from canary.deadline import bounded
 
 PARTITION_KEY = "lockId"
 TTL_ATTRIBUTE = "expiresAt"
@@ -68,12 +76,14 @@ class RunLock:
             client = boto3.client("dynamodb")
         self._client = client
         self.held = False
+        self._maybe_held = False  # an acquisition without an answer may have succeeded
 
-    def acquire(self) -> bool:
+    def acquire(self, timeout_s: float | None = None) -> bool:
         """Take the lock if it is free or stale. False when another run holds it."""
         now = int(self._now())
         try:
-            self._client.put_item(
+            _call(
+                self._client.put_item, timeout_s,
                 TableName=self.table_name,
                 Item={
                     PARTITION_KEY: {"S": self.lock_id},
@@ -88,19 +98,21 @@ class RunLock:
         except Exception as exc:
             if _is_condition_failure(exc):
                 return False
+            self._maybe_held = not _is_refusal(exc)
             raise LockError(
                 f"could not take the run lock in table {self.table_name}: {_describe(exc)}"
-            ) from exc
+            ) from None
         self.held = True
         return True
 
-    def release(self) -> bool:
+    def release(self, timeout_s: float | None = None) -> bool:
         """Give the lock back. False when it was no longer ours (it expired and was taken over)."""
-        if not self.held:
+        if not (self.held or self._maybe_held):
             return False
-        self.held = False
+        self.held = self._maybe_held = False
         try:
-            self._client.delete_item(
+            _call(
+                self._client.delete_item, timeout_s,
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": self.lock_id}},
                 ConditionExpression="#o = :owner",
@@ -112,13 +124,14 @@ class RunLock:
                 return False
             raise LockError(
                 f"could not release the run lock in table {self.table_name}: {_describe(exc)}"
-            ) from exc
+            ) from None
         return True
 
-    def holder(self) -> LockHolder | None:
+    def holder(self, timeout_s: float | None = None) -> LockHolder | None:
         """The current holder, for the log line of a skipped run (None when free)."""
         try:
-            item = self._client.get_item(
+            item = _call(
+                self._client.get_item, timeout_s,
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": self.lock_id}},
                 ConsistentRead=True,
@@ -126,13 +139,20 @@ class RunLock:
         except Exception as exc:
             raise LockError(
                 f"could not read the run lock in table {self.table_name}: {_describe(exc)}"
-            ) from exc
+            ) from None
         if not item:
             return None
         return LockHolder(
             owner=item.get(OWNER_ATTRIBUTE, {}).get("S", "?"),
             expires_at=int(item.get(TTL_ATTRIBUTE, {}).get("N", "0")),
         )
+
+
+def _call(fn: Callable[..., Any], timeout_s: float | None, **kwargs: Any) -> Any:
+    """fn(**kwargs), abandoned after `timeout_s` when one is given."""
+    if timeout_s is None:
+        return fn(**kwargs)
+    return bounded(partial(fn, **kwargs), timeout_s, what="run-lock")
 
 
 def _is_condition_failure(exc: Exception) -> bool:
@@ -143,10 +163,17 @@ def _is_condition_failure(exc: Exception) -> bool:
     )
 
 
-def _describe(exc: Exception) -> str:
+def _is_refusal(exc: Exception) -> bool:
+    """DynamoDB answered with a 4xx error: the item was certainly not written (after no
+    answer, a reset or a 5xx it may have been)."""
     response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        error = response["Error"]
-        return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") if isinstance(
+        response, dict) else None
+    return isinstance(status, int) and 400 <= status < 500
+
+
+def _describe(exc: Exception) -> str:
+    from canary.clients.aws import describe_aws_error
+
+    return describe_aws_error(exc)
 

@@ -10,6 +10,7 @@ import httpx
 
 from canary.clients.base import HttpAnswer, canary_headers, exchange
 from canary.clock import Clock
+from canary.redaction import mask
 
 RESUME_PATH = "/api/sessions/resume-preview"
 
@@ -24,6 +25,12 @@ class ResumeAnswer:
     @property
     def status(self) -> int:
         return self.http.status
+
+    @property
+    def transport_failure(self) -> bool:
+        """No complete answer (refused, reset, stalled): not the target's verdict, so never
+        a contract violation; `describe()` says what happened."""
+        return self.http.transport_failure
 
     @property
     def container_status(self) -> str | None:
@@ -67,12 +74,26 @@ class HermesClient:
         self, thread_id: str, client_id: str, *, timeout_s: float, auth: bool = True
     ) -> ResumeAnswer:
         headers = {**canary_headers(self.run_id), "Accept": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self._api_key()}"
+        key = self._api_key() if auth else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
         answer = exchange(
             self.http, self.clock, "POST", self.url, headers=headers, timeout_s=timeout_s,
             connect_timeout_s=self.connect_timeout_s, max_body_bytes=self.max_body_bytes,
             json_body={"chatThreadId": thread_id, "clientId": client_id},
         )
+        if key:
+            _mask_echo(answer, key)
         doc = answer.json()
         return ResumeAnswer(answer, doc if isinstance(doc, dict) else None)
+
+
+def _mask_echo(answer: HttpAnswer, key: str) -> None:
+    """A target that echoes our key (in any encoding) never hands it to a reason: masked at the
+    source, before any snippet cuts it or a format escapes it."""
+    text = answer.body.decode("latin-1")
+    masked = mask(text, key)
+    if masked != text:
+        answer.body = masked.encode("latin-1", errors="replace")
+    answer.headers = {k: mask(v, key) for k, v in answer.headers.items()}
+    answer.error = mask(answer.error, key)

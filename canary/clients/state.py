@@ -7,11 +7,9 @@ TargetError with the operation and error code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from canary.clients.base import TargetError
+from canary.clients.aws import aws_call  # re-exported: orchestrator.py imports it from here
 
 _MAX_PAGES = 20
 
@@ -39,26 +37,6 @@ def _plain(value: Any) -> Any:
     if type(value).__name__ == "Decimal":
         return int(value) if value == int(value) else float(value)
     return value
-
-
-@contextmanager
-def aws_call(what: str) -> Iterator[None]:
-    """Turn an AWS failure into TargetError('what: Code message')."""
-    try:
-        yield
-    except TargetError:
-        raise
-    except Exception as exc:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if isinstance(exc, ClientError):
-            err = exc.response.get("Error", {})
-            raise TargetError(
-                f"{what}: {err.get('Code', 'ClientError')} {str(err.get('Message', ''))[:150]}"
-            ) from None
-        if isinstance(exc, BotoCoreError):
-            raise TargetError(f"{what}: {type(exc).__name__}: {str(exc)[:150]}") from None
-        raise
 
 
 class StateClient:

@@ -3,6 +3,7 @@ as data. A slow-drip server over real loopback proves the total-time bound."""
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import threading
@@ -15,6 +16,7 @@ from canary import USER_AGENT
 from canary.clients.base import exchange
 from canary.clients.hermes import HermesClient
 from canary.clients.preview import PreviewClient
+from canary.clients.transport import http_client
 from canary.clock import SystemClock
 
 KEY = "unit-test-key-4f9a1c"
@@ -73,13 +75,97 @@ def test_transport_error_is_an_answer_with_a_reason(clock):
     assert "ConnectError" in ans.describe()
 
 
-def test_timeout_is_an_answer_with_a_reason(clock):
-    def handler(req):
+def test_timeout_reason_states_the_real_elapsed_time_not_the_limit(clock):
+    def handler(req):  # the socket gave up after 24 s, well before the 120 s limit
+        clock.advance(24)
         raise httpx.ReadTimeout("slow")
 
-    ans = hermes_client(handler, clock).resume_preview("t1", "acme", timeout_s=2)
-    assert ans.status == 0
-    assert "no answer within 2.0 s" in ans.describe()
+    ans = hermes_client(handler, clock).resume_preview("t1", "acme", timeout_s=120)
+    assert ans.status == 0 and ans.transport_failure
+    assert "no answer after 24.0 s" in ans.describe()
+    assert "120" not in ans.describe()
+
+
+class _BreaksAfter(httpx.SyncByteStream):
+    """A body that delivers its first bytes, then the connection resets."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    def __iter__(self):
+        yield self.first
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete body")
+
+
+def test_body_that_breaks_is_a_transport_failure_not_an_answer(clock):
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(
+        201, headers={"Content-Type": "application/json"},
+        stream=_BreaksAfter(b'{"status": "run'))))
+    ans = HermesClient(http, "http://hermes.test/hermes", lambda: KEY, clock, "r").resume_preview(
+        "t1", "acme", timeout_s=5)
+    assert ans.status == 0 and ans.http.status_line == 201
+    assert ans.transport_failure and ans.body is None
+    assert ans.describe().startswith("transport failure: POST")
+    assert "201 received but the body broke after 15 bytes" in ans.describe()
+
+
+def test_key_echoed_by_hermes_is_masked_before_any_snippet_cuts_it(clock):
+    echo = "x" * 84 + KEY  # "<html>" + 84: a 100-character snippet cuts the key after 10
+
+    def handler(req):
+        return httpx.Response(500, text=f"<html>{echo}</html>", headers={"X-Echo": KEY})
+
+    ans = hermes_client(handler, clock).resume_preview("t1", "acme", timeout_s=5)
+    assert ans.status == 500
+    assert KEY[:8] not in ans.describe() and KEY not in ans.http.text
+    assert KEY not in ans.http.headers["x-echo"]
+
+
+def test_complete_answer_is_no_transport_failure(clock):
+    ans = hermes_client(lambda r: httpx.Response(404, json={"message": "not found"}),
+                        clock).resume_preview("t1", "acme", timeout_s=5)
+    assert ans.status == ans.http.status_line == 404
+    assert not ans.transport_failure
+
+
+def test_connect_timeout_setting_reaches_hermes_and_preview_requests(clock, h):
+    seen = []
+
+    def handler(req):
+        seen.append(req.extensions["timeout"]["connect"])
+        return httpx.Response(200)
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    HermesClient(http, "http://hermes.test/hermes", lambda: KEY, clock, "r",
+                 connect_timeout_s=1.5).resume_preview("t1", "acme", timeout_s=9)
+    PreviewClient(http, h.make_config(connect_timeout_s=2.5), clock, "r").get("t1", timeout_s=9)
+    assert seen == [1.5, 2.5]
+
+
+def test_gzip_body_is_inflated_only_up_to_the_cap(clock):
+    bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))  # 20 MiB of zeros in ~20 KiB
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(bomb))))
+    ans = exchange(http, clock, "GET", "http://router.test/x", headers={}, timeout_s=5,
+                   max_body_bytes=64 * 1024)
+    assert ans.status == 200 and ans.truncated
+    assert len(ans.body) == 64 * 1024 and set(ans.body) == {0}
+
+
+def test_undecodable_gzip_body_is_a_transport_failure(clock):
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(
+        200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip at all"))))
+    ans = exchange(http, clock, "GET", "http://router.test/x", headers={}, timeout_s=5)
+    assert ans.status == 0 and ans.status_line == 200
+    assert "200 received but its body could not be decoded" in ans.error
+
+
+def test_gzip_body_is_decoded(clock):
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(
+        200, headers={"Content-Encoding": "gzip"},
+        stream=httpx.ByteStream(gzip.compress(b"Waking Up Edit Session")))))
+    ans = exchange(http, clock, "GET", "http://router.test/x", headers={}, timeout_s=5)
+    assert ans.text == "Waking Up Edit Session" and not ans.truncated
 
 
 def test_huge_body_is_capped(clock):
@@ -169,12 +255,22 @@ def drip_server():
     srv.server_close()
 
 
-def test_slow_drip_body_is_cut_at_the_total_timeout(drip_server):
+def test_slow_drip_body_is_a_transport_failure_cut_at_the_total_timeout(drip_server):
     with httpx.Client() as http:
         started = time.monotonic()
         ans = exchange(http, SystemClock(), "GET", drip_server + "/", headers={},
                        timeout_s=0.5)
         took = time.monotonic() - started
-    assert ans.status == 200
-    assert "not complete within 0.5 s" in ans.error
+    assert ans.status == 0 and ans.status_line == 200
+    assert ans.error.startswith("transport failure: GET")
+    assert "200 received but the body was not complete after 0.5 s" in ans.error
     assert took < 2.0
+
+
+def test_a_key_in_an_unsendable_header_is_never_quoted(drip_server):
+    key = "abc\ndef-secret-value"
+    with http_client() as http:
+        ans = exchange(http, SystemClock(), "GET", drip_server + "/",
+                       headers={"Authorization": f"Bearer {key}"}, timeout_s=1)
+    assert ans.transport_failure and "could not be sent" in ans.error
+    assert "def-secret" not in ans.error and "abc" not in ans.error

@@ -47,6 +47,7 @@ def test_missing_secret_is_one_line_naming_the_arn(sm, clock):
         ApiKeyProvider(secret_arn=arn, clock=clock, client=sm).get()
     assert arn in str(e.value) and "ResourceNotFoundException" in str(e.value)
     assert "\n" not in str(e.value)
+    assert e.value.configuration is True  # the deployment's mistake, not an outage
 
 
 @pytest.mark.parametrize("value", [
