@@ -89,6 +89,11 @@ RUN_SKIPPED = _count("RunSkipped", "1 when the run was skipped because another r
 DUPLICATE_TASKS = _count(
     "DuplicateTasks", "Tasks started beyond one for a single wake of the synthetic container."
 )
+RESUME_STARTED_TASK = _count(
+    "ResumeStartedTask",
+    "Tasks started by resume-preview calls for a container that was already running (each "
+    "such resume is a cold start and a duplicate container; how a row-key defect shows).",
+)
 AUTO_SLEEP_MISSED = _count(
     "AutoSleepMissed", "1 when the container was still up after idle timeout + check interval."
 )
@@ -117,6 +122,7 @@ METRICS: tuple[MetricSpec, ...] = (
     SCENARIO_SUCCESS,
     RUN_SKIPPED,
     DUPLICATE_TASKS,
+    RESUME_STARTED_TASK,
     AUTO_SLEEP_MISSED,
     AUTO_SAVE_FAILED,
     AUTH_NOT_ENFORCED,
@@ -238,6 +244,12 @@ def alarm_specs(
             "DuplicateTasks", DUPLICATE_TASKS.name, Severity.CRITICAL,
             "Concurrent wakes started more than one task: check Hermes' conditional write; "
             "stop the extra task.",
+        ),
+        at_least_one(
+            "ResumeStartedTask", RESUME_STARTED_TASK.name, Severity.CRITICAL,
+            "A resume for a running container started a new task: Hermes does not see the "
+            "running container (compare the containers row it reads with the one the container "
+            "writes); stop the extra tasks.",
         ),
         at_least_one(
             "AutoSleepMissed", AUTO_SLEEP_MISSED.name, Severity.WARNING,

@@ -19,6 +19,7 @@ from canary.config import CanaryConfig, ConfigError
 from canary.models import RunResult, StepResult
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+KEY_READ_S, KEY_READ_FRACTION = 5.0, 0.25  # reading the key: at most this, and this share
 
 
 class UsageError(Exception):
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "deployment configured by environment variables")
     run.add_argument("--fault", action="append", default=[], metavar="NAME",
                      help="start the sandbox with this fault (repeatable)")
+    run.add_argument("--variation", action="append", default=[], metavar="NAME",
+                     help="start the sandbox varying what the contract leaves open "
+                          "(repeatable; `python -m sandbox --list-variations`)")
     run.add_argument("--json", action="store_true",
                      help="one JSON document on stdout; live lines go to stderr")
     run.add_argument("--emf", action="store_true",
@@ -56,8 +60,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     clock = clock or SystemClock()
     try:
         if args.target == "env":
-            if args.fault:
-                raise UsageError("--fault applies to the sandbox only (drop --target env)")
+            if args.fault or args.variation:
+                raise UsageError("--fault and --variation apply to the sandbox only "
+                                 "(drop --target env)")
             config = CanaryConfig.from_env(env, target="env")
             return _run(config, args, clock, out, err)
         return _run_sandbox(args, clock, out, err)
@@ -69,6 +74,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
 def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextIO) -> int:
     try:
         from sandbox import FAULTS, Sandbox
+        from sandbox.variations import VARIATIONS
     except ImportError as exc:
         raise UsageError(
             f"the sandbox package is not importable ({exc}); use --target env") from None
@@ -76,12 +82,17 @@ def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextI
     if unknown:
         raise UsageError(f"unknown fault(s): {', '.join(unknown)}; valid faults: "
                          f"{', '.join(sorted(FAULTS))}")
+    odd = sorted(set(args.variation) - set(VARIATIONS))
+    if odd:
+        raise UsageError(f"unknown variation(s): {', '.join(odd)}; valid variations: "
+                         f"{', '.join(sorted(VARIATIONS))}")
     live = err if args.json else out
-    with Sandbox(faults=args.fault) as sb:
+    with Sandbox(faults=args.fault, variations=args.variation) as sb:
         config = CanaryConfig.for_sandbox(sb.info)
         if not args.quiet:
             faults = ", ".join(args.fault) or "none"
-            print(f"sandbox started (faults: {faults}); threshold profile: "
+            varied = f"; varied: {', '.join(args.variation)}" if args.variation else ""
+            print(f"sandbox started (faults: {faults}{varied}); threshold profile: "
                   f"{config.describe_thresholds()}", file=live)
         return _run(config, args, clock, out, err)
 
@@ -89,9 +100,15 @@ def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextI
 @contextlib.contextmanager
 def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
     """One httpx client and boto3 clients for one run, closed afterwards."""
+    from botocore.exceptions import BotoCoreError
+
     from canary.runner import Dependencies
 
-    deps = Dependencies.build(config, clock)
+    try:
+        deps = Dependencies.build(config, clock)
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile: a setting, not a bug
+        raise ConfigError(f"AWS client setup: {exc}; check AWS_PROFILE, AWS_REGION and "
+                          "AWS_ENDPOINT_URL") from None
     try:
         yield deps
     finally:
@@ -100,11 +117,13 @@ def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
 
 def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: TextIO,
          err: TextIO) -> int:
+    from canary.deadline import Deadline
     from canary.report import full_report, step_line
-    from canary.runner import run_scenario
+    from canary.runner import new_run_id, run_scenario
     from canary.secrets import SecretError
 
     live = err if args.json else out
+    deadline = Deadline.after(clock, config.budget_s)  # the key read is charged to the budget
 
     def on_step(step: StepResult) -> None:
         if not args.quiet:
@@ -112,16 +131,25 @@ def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: Text
 
     with open_dependencies(config, clock) as deps:
         try:
-            deps.api_key.get()
+            key = deps.api_key.get(timeout_s=deadline.share(KEY_READ_S, KEY_READ_FRACTION,
+                                                            floor_s=1.0))
         except SecretError as exc:
-            print(f"canary: configuration error: INTERNAL_API_KEY_SECRET_ARN: {exc}", file=err)
-            return EXIT_USAGE
-        if not args.quiet:
-            print(f"canary run against {config.target} ({config.environment}): "
-                  f"{config.hermes_api_url}", file=live, flush=True)
-            if config.target == "env":
-                print(f"thresholds: {config.describe_thresholds()}", file=live, flush=True)
-        run = run_scenario(config, deps, clock, on_step=on_step)
+            if exc.configuration:
+                print(f"canary: configuration error: INTERNAL_API_KEY_SECRET_ARN: {exc}",
+                      file=err)
+                return EXIT_USAGE
+            run = RunResult(run_id=new_run_id(), target=config.target,
+                            environment=config.environment, started_at=clock.now(),
+                            error=f"could not read the internal API key: {exc}")
+        else:
+            if not args.quiet:
+                print(f"canary run against {config.target} ({config.environment}): "
+                      f"{config.hermes_api_url}", file=live, flush=True)
+                if config.target == "env":
+                    print(f"thresholds: {config.describe_thresholds()}", file=live, flush=True)
+            with _masked_logs(key):
+                run = run_scenario(config, deps, clock, on_step=on_step,
+                                   deadline_s=deadline.remaining())
     emf = _emf(run, config, err) if args.emf else None
     if args.json:
         doc = run.to_dict()
@@ -136,6 +164,22 @@ def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: Text
             for line in emf:
                 print(line, file=out)
     return EXIT_OK if run.ok else EXIT_FAILED
+
+
+@contextlib.contextmanager
+def _masked_logs(key: str) -> Iterator[None]:
+    """The canary's log records (a step's traceback on stderr) with the key masked, as the
+    Lambda's are."""
+    from canary.redaction import RedactingStdout, RedactSecrets, mask_loggers, unmask_loggers
+
+    stream = RedactingStdout()
+    stream.add_secret(key)
+    redact_filter = RedactSecrets(stream)
+    mask_loggers("canary", redact_filter)
+    try:
+        yield
+    finally:
+        unmask_loggers("canary", redact_filter)
 
 
 def _emf(run: RunResult, config: CanaryConfig, err: TextIO) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""The platform's names and production timings, as ../shared/CONTRACT.md gives them.
+"""The platform's names and production timings, as docs/CONTRACT.md gives them.
 
 The defaults of the canary's config (`canary/config.py`) and of the stack's
 parameters (`infra/params.py`); a deployment with other names overrides them there.

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from canary import politeness
 from canary.clients.base import HttpAnswer
 from canary.clients.hermes import HermesClient, ResumeAnswer
 from canary.clients.orchestrator import OrchestratorClient
 from canary.clients.preview import PreviewClient
 from canary.clients.state import StateClient
 from canary.clock import Clock
+from canary.tasks import SessionTasks
 
 T = TypeVar("T")
 
@@ -50,9 +52,11 @@ def poll(
     cap_s: float = POLL_CAP_S,
     stop: Callable[[], bool] | None = None,
 ) -> PollResult:
-    """Call `probe` until `done(value)`, the monotonic `deadline`, or `stop()` says give up."""
+    """Call `probe` until `done(value)`, the monotonic `deadline`, or `stop()` says give up.
+    Never faster than politeness.POLL_MIN_INTERVAL_S, never more than POLL_MAX_PROBES probes."""
     began = clock.monotonic()
-    interval = start_s
+    interval = max(start_s, politeness.POLL_MIN_INTERVAL_S)
+    cap_s = max(cap_s, interval)
     polls = 0
     max_interval = 0.0
     last: Any = None
@@ -62,7 +66,8 @@ def poll(
         if done(last):
             return PollResult(last, last, polls, clock.monotonic() - began, max_interval)
         now = clock.monotonic()
-        if now >= deadline or (stop is not None and stop()):
+        if (now >= deadline or polls >= politeness.POLL_MAX_PROBES
+                or (stop is not None and stop())):
             return PollResult(None, last, polls, now - began, max_interval)
         wait = min(interval, deadline - now)
         max_interval = max(max_interval, wait)
@@ -90,6 +95,7 @@ class Harness:
         preview: PreviewClient,
         state: StateClient,
         orchestrator: OrchestratorClient,
+        tasks: SessionTasks,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -97,6 +103,7 @@ class Harness:
         self.preview = preview
         self.state = state
         self.orchestrator = orchestrator
+        self.tasks = tasks
 
     # -- container state ------------------------------------------------------------------
     def set_container_status(
@@ -146,6 +153,7 @@ class Harness:
         now = self.clock.now()
         url, _ = c.preview_request(thread_id, client_id=client_id)
         self.state.put_session({
+            **c.session_row_extras(),
             "sessionId": session_id, "userId": user_id, "clientId": client_id,
             "threadId": thread_id, "containerId": container_id, "status": "active",
             "previewUrl": url, "lastActivity": int(now * 1000), "createdAt": int(now * 1000),
@@ -198,22 +206,22 @@ class Harness:
 
     # -- orchestrator ---------------------------------------------------------------------------
     def make_cold(self, container_id: str, *, deadline: float) -> list[str]:
-        """Stop the container's live tasks through ECS, wait for STOPPED, mark the row stopped.
-        Returns what it did, for the step's findings."""
+        """Stop the session's live tasks through ECS (only tasks proven ours), wait for
+        STOPPED, mark the row stopped. Returns what it did, for the step's findings."""
         notes: list[str] = []
-        live = [
-            t for t in self.orchestrator.container_tasks(container_id, include_stopped=False)
-            if t.get("lastStatus") != "STOPPED"
-        ]
+        scan = self.tasks.scan()
+        if not scan.complete:
+            notes.append(f"task look-up incomplete: {scan.note}")
+        live = scan.live
         for t in live:
-            self.orchestrator.stop_task(t["taskArn"])
-            notes.append(f"stopped task {t['taskArn'].rsplit('/', 1)[-1]} "
-                         f"(was {t.get('lastStatus')})")
+            done = self.tasks.stop(t["taskArn"])
+            if done:
+                notes.append(done)
         if live:
-            arns = {t["taskArn"] for t in live}
+            arns = sorted(t["taskArn"] for t in live)
             res = poll(
                 self.clock,
-                lambda: self.orchestrator.describe(sorted(arns)),
+                lambda: self.orchestrator.describe(arns),
                 lambda tasks: all(t.get("lastStatus") == "STOPPED" for t in tasks),
                 deadline=deadline,
             )

@@ -64,6 +64,12 @@ def step_table(run: RunResult) -> str:
     return "\n".join(lines)
 
 
+def failures(run: RunResult) -> str:
+    """Each failed step's whole reason (the table cuts long ones)."""
+    lines = [f"- {s.name}: {s.reason}" for s in run.steps if s.failed]
+    return "why:\n" + "\n".join(lines) if lines else ""
+
+
 def summary(run: RunResult) -> str:
     verdict = "OK" if run.ok else "FAILED"
     failed = [s.name for s in run.steps if s.failed]
@@ -82,4 +88,5 @@ def full_report(run: RunResult, stream: TextIO | None = None) -> str:
     stream = stream or sys.stdout
     enc = (getattr(stream, "encoding", None) or "").lower()
     emoji = "utf" in enc
-    return "\n\n".join([metrics_block(run, emoji), step_table(run), summary(run)])
+    parts = [metrics_block(run, emoji), step_table(run), failures(run), summary(run)]
+    return "\n\n".join(p for p in parts if p)

@@ -13,12 +13,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 import httpx
 
+from canary.clients.aws import BoundedClient
 from canary.clients.base import TargetError
 from canary.clients.hermes import HermesClient
 from canary.clients.orchestrator import OrchestratorClient
@@ -26,9 +27,11 @@ from canary.clients.preview import PreviewClient
 from canary.clients.state import StateClient
 from canary.clock import Clock
 from canary.config import CanaryConfig
+from canary.deadline import Deadline
 from canary.harness import Harness
+from canary.memory import RunMemory
 from canary.models import RunResult, Status, StepResult
-from canary.redaction import REDACTED
+from canary.redaction import cut, mask
 from canary.secrets import ApiKeyProvider, SecretError
 from canary.steps import (
     auth,
@@ -46,6 +49,7 @@ from canary.steps import (
     websocket,
 )
 from canary.steps.base import RunContext
+from canary.tasks import SessionIdentity, SessionTasks
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +72,13 @@ class Dependencies:
     @classmethod
     def build(cls, config: CanaryConfig, clock: Clock) -> Dependencies:
         """The real clients for `config`: one httpx client, boto3 DynamoDB and ECS clients
-        with short timeouts (a step's deadline bounds a run; a hanging call must not eat
-        it), and the API key provider (Secrets Manager only when the key is not given)."""
+        with short timeouts and one retry (clients/aws.py; the run's deadline bounds each
+        call on top), and the API key provider (Secrets Manager only when the key is not
+        given)."""
         import boto3
-        from botocore.config import Config
 
-        from canary import USER_AGENT
+        from canary.clients.aws import make_client
+        from canary.clients.transport import http_client
 
         kwargs: dict[str, Any] = {"region_name": config.region}
         if config.aws_endpoint_url:
@@ -81,15 +86,12 @@ class Dependencies:
         if config.aws_test_credentials:
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
         session = boto3.session.Session()
-        aws = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3,
-                     read_timeout=10, max_pool_connections=16, user_agent_extra=USER_AGENT)
-        secrets = (session.client("secretsmanager", config=aws, **kwargs)
+        secrets = (make_client(session, "secretsmanager", **kwargs)
                    if config.api_key_secret_arn and not config.api_key else None)
         return cls(
-            http=httpx.Client(
-                limits=httpx.Limits(max_connections=32, max_keepalive_connections=16)),
-            dynamodb=session.client("dynamodb", config=aws, **kwargs),
-            ecs=session.client("ecs", config=aws, **kwargs),
+            http=http_client(max_connections=32, max_keepalive_connections=16),
+            dynamodb=make_client(session, "dynamodb", **kwargs),
+            ecs=make_client(session, "ecs", **kwargs),
             api_key=ApiKeyProvider(key=config.api_key, secret_arn=config.api_key_secret_arn,
                                    clock=clock, client=secrets),
         )
@@ -113,8 +115,9 @@ class StepSpec:
 STEPS: tuple[StepSpec, ...] = (
     StepSpec("preflight", preflight),
     StepSpec("wake_hermes", wake_hermes, ("preflight",)),
-    # concurrency, route, warm_api and auth need a running container, not a fast wake: they skip
-    # themselves when wake_hermes never got the container up (steps/base.py).
+    # No masking: concurrency counts whatever the wake started and auth probes without a
+    # container, whatever the wake's outcome; route and warm_api need the container up (the
+    # table or ECS says so) and skip only when neither ever did (steps/base.py).
     StepSpec("concurrency", concurrency, ("preflight",)),
     StepSpec("route", route, ("preflight",)),
     StepSpec("warm_api", warm_api, ("preflight",)),
@@ -139,6 +142,7 @@ LATENCIES = {
 }
 COUNTS = {
     "DuplicateTasks": ("concurrency", "duplicate_tasks"),
+    "ResumeStartedTask": ("warm_api", "resume_started_tasks"),
     "AutoSleepMissed": ("sleep", "auto_sleep_missed"),
     "AutoSaveFailed": ("auto_save", "auto_save_failed"),
     "AuthNotEnforced": ("auth", "auth_not_enforced"),
@@ -148,8 +152,17 @@ FALLBACKS = {
     "AutoSleepMissed": ("preflight", "previous_sleep_missed"),
     "AutoSleepDelay": ("preflight", "previous_auto_sleep_delay_ms"),
 }
+OVERRUN_GRACE_S = 5.0
+"""How long past its deadline a hanging step is waited for, at most; never more than half
+the cleanup reserve, so the steps, their graces and cleanup all end within the budget."""
 MIN_CLEANUP_S = 2.0
-OVERRUN_GRACE_S = 5.0  # how long past its deadline a hanging step is waited for
+"""Cleanup's floor when a step ran past the budget on a clock the watchdog cannot stop
+(a fake clock in tests); real steps are abandoned inside their slice and never need it."""
+AWS_CUTOFF_S = 0.25
+"""AWS calls are abandoned this long before the watchdog fires, so a step fails with the
+call's own reason (which call, how long) rather than the watchdog's."""
+MAX_REASON_CHARS = 900
+"""Reasons and findings are cut here, after masking (a cut first could leave a key prefix)."""
 
 
 def new_run_id() -> str:
@@ -172,9 +185,12 @@ def run_scenario(
     start = clock.monotonic()
     run = RunResult(run_id=run_id, target=config.target, environment=config.environment,
                     started_at=clock.now())
-    run_deadline = start + budget
+    run_end = start + budget  # every step, grace and cleanup ends by then
     reserve = min(config.cleanup_reserve_s, budget / 4)
-    ctx = build_context(config, deps, clock, run_id)
+    steps_end = run_end - reserve
+    grace = min(OVERRUN_GRACE_S, reserve / 2)
+    aws_limit = Deadline(clock, steps_end + grace)
+    ctx = build_context(config, _bounded(deps, aws_limit), clock, run_id)
 
     broken: dict[str, str] = {}  # step -> "failed" / "skipped": its dependants skip
     for spec in STEPS:
@@ -183,20 +199,22 @@ def run_scenario(
             step = StepResult(spec.name, Status.SKIPPED,
                               reason=f"skipped: {failed_dep} {broken[failed_dep]}")
             broken[spec.name] = "skipped"
-        elif clock.monotonic() >= run_deadline - reserve:
+        elif clock.monotonic() >= steps_end:
             step = StepResult(spec.name, Status.SKIPPED,
                               reason=f"skipped: time budget of {budget:g} s exhausted")
             broken[spec.name] = "skipped"
             run.cut_short.append(spec.name)
         else:
-            ctx.deadline = run_deadline - reserve
-            step = _run_step(spec, ctx, run)
+            ctx.deadline = steps_end
+            step = _run_step(spec, ctx, run, aws_limit, hard_end=steps_end + grace)
             if step.status is Status.FAILED:
                 broken[spec.name] = "failed"
         _emit(run, step, on_step)
 
-    ctx.deadline = max(run_deadline, clock.monotonic() + min(reserve, MIN_CLEANUP_S))
-    _emit(run, _run_step(CLEANUP, ctx, run), on_step)
+    now = clock.monotonic()
+    cleanup_end = max(run_end, now + min(reserve / 2, MIN_CLEANUP_S))
+    ctx.deadline = cleanup_end - min(OVERRUN_GRACE_S, (cleanup_end - now) / 4)
+    _emit(run, _run_step(CLEANUP, ctx, run, aws_limit, hard_end=cleanup_end), on_step)
     run.duration_ms = round((clock.monotonic() - start) * 1000, 1)
     run.metrics = collect_metrics(run)
     return run
@@ -210,16 +228,30 @@ def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id
     preview = PreviewClient(deps.http, config, clock, run_id)
     state = StateClient(deps.dynamodb, config)
     orchestrator = OrchestratorClient(deps.ecs, config.ecs_cluster)
-    harness = Harness(config, clock, hermes, preview, state, orchestrator)
+    identity = SessionIdentity(config.client_id, config.thread_id, config.session_id,
+                               config.container_id)
+    tasks = SessionTasks(orchestrator, identity, family=config.ecs_task_family)
+    harness = Harness(config, clock, hermes, preview, state, orchestrator, tasks)
+    memory = (RunMemory(deps.dynamodb, config.lock_table, config.container_id)
+              if config.lock_table else None)
     return RunContext(config=config, clock=clock, harness=harness, api_key=deps.api_key,
-                      run_id=run_id, git_ls_remote=deps.git_ls_remote)
+                      run_id=run_id, tasks=tasks, memory=memory,
+                      git_ls_remote=deps.git_ls_remote)
 
 
-def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
-    """Run one step under a watchdog: a step still running OVERRUN_GRACE_S after its
-    deadline (an AWS call hanging in retries, a socket that never closes) is abandoned and
-    failed, so the run always reports within its budget."""
+def _bounded(deps: Dependencies, limit: Deadline) -> Dependencies:
+    """The run's view of `deps`: every DynamoDB and ECS call abandoned at `limit`."""
+    return replace(deps, dynamodb=BoundedClient(deps.dynamodb, limit),
+                   ecs=BoundedClient(deps.ecs, limit))
+
+
+def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult, aws_limit: Deadline, *,
+              hard_end: float) -> StepResult:
+    """Run one step under a watchdog: a step still running at `hard_end` (its deadline plus
+    a grace; an AWS call hanging, a socket that never closes) is abandoned and failed, so
+    the run always reports within its budget. Its AWS calls are abandoned just before."""
     began = ctx.clock.monotonic()
+    aws_limit.end = hard_end - min(AWS_CUTOFF_S, max(0.0, hard_end - began) / 4)
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -230,11 +262,13 @@ def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
 
     worker = threading.Thread(target=target, name=f"canary-step-{spec.name}", daemon=True)
     worker.start()
-    worker.join(max(0.0, ctx.deadline - ctx.clock.monotonic()) + OVERRUN_GRACE_S)
+    worker.join(max(0.0, hard_end - ctx.clock.monotonic()))
+    canary_error = False
     if worker.is_alive():
         step = StepResult(spec.name, Status.FAILED, reason=(
-            f"did not finish within its time ({ctx.clock.monotonic() - began:.0f} s, "
-            f"deadline + {OVERRUN_GRACE_S:g} s grace): a call to the target hangs; abandoned"))
+            f"did not finish within its time ({ctx.clock.monotonic() - began:.1f} s, "
+            f"deadline + {max(0.0, hard_end - ctx.deadline):.1f} s grace): a call to the "
+            f"target hangs; abandoned"))
     else:
         try:
             if "exc" in box:
@@ -244,27 +278,27 @@ def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult) -> StepResult:
             step = StepResult(spec.name, Status.FAILED, reason=str(exc))
         except SecretError as exc:
             step = StepResult(spec.name, Status.FAILED, reason=str(exc))
-            run.error = run.error or str(exc)
+            canary_error = True
         except Exception as exc:  # a canary bug: report it, keep going to cleanup
             log.error("step %s raised", spec.name, exc_info=exc)
-            msg = f"canary error in {spec.name}: {type(exc).__name__}: {str(exc)[:200]}"
-            step = StepResult(spec.name, Status.FAILED, reason=msg)
-            run.error = run.error or msg
+            step = StepResult(spec.name, Status.FAILED,
+                              reason=f"canary error in {spec.name}: {type(exc).__name__}: {exc}")
+            canary_error = True
     step.name = spec.name
     _redact(step, ctx.api_key.peek())
+    if canary_error:
+        run.error = run.error or step.reason
     step.duration_ms = round((ctx.clock.monotonic() - began) * 1000, 1)
     return step
 
 
 def _redact(step: StepResult, key: str | None) -> None:
-    """A hostile target may echo our headers: the key never leaves a step."""
-    if not key:
-        return
-    step.reason = step.reason.replace(key, REDACTED)
-    step.findings = [f.replace(key, REDACTED) for f in step.findings]
+    """A hostile target may echo our key, in any encoding: mask it in everything a step
+    returns, then cut the texts (never the other way round)."""
+    step.reason = cut(mask(step.reason, key), MAX_REASON_CHARS)
+    step.findings = [cut(mask(f, key), MAX_REASON_CHARS) for f in step.findings]
     step.measurements = {
-        k: v.replace(key, REDACTED) if isinstance(v, str) else v
-        for k, v in step.measurements.items()
+        k: mask(v, key) if isinstance(v, str) else v for k, v in step.measurements.items()
     }
 
 

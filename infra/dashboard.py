@@ -83,8 +83,9 @@ class CanaryDashboard(Construct):
             width=24, height=6,
         )
         duplicates = cw.GraphWidget(
-            title="Duplicate tasks per wake",
-            left=[metric(cat.DUPLICATE_TASKS, "Sum", "duplicate tasks")],
+            title="Duplicate tasks (per wake, per warm resume)",
+            left=[metric(cat.DUPLICATE_TASKS, "Sum", "duplicate tasks"),
+                  metric(cat.RESUME_STARTED_TASK, "Sum", "tasks started by a warm resume")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
         )
         sleep_delay = cw.GraphWidget(

@@ -82,6 +82,9 @@ def lambda_environment(params: CanaryParams, lock_table_name: str) -> dict[str, 
         "WAKE_CONCURRENCY": params.wake_concurrency,
         "PREVIEW_MARKER": params.preview_marker,
         "GIT_REMOTE_URL": params.git_remote_url,
+        "CANARY_SESSION_ID": params.canary_session_id,
+        "CANARY_SESSION_ATTRIBUTES": params.session_attributes,
+        "ECS_TASK_FAMILY": params.ecs_task_family,
     }
     env.update({k: str(v) for k, v in optional.items() if v is not None})
     return env

@@ -15,12 +15,13 @@ from dataclasses import MISSING as _MISSING
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from canary import contract
+from canary import contract, ids
 from canary.catalogue import (
     DEFAULT_API_THRESHOLD_MS,
     DEFAULT_SCHEDULE_MINUTES,
     DEFAULT_WAKE_THRESHOLD_MS,
 )
+from canary.config import ConfigError, parse_session_attributes
 
 # Context keys (cdk.json "context" or `npx cdk ... -c KEY=VALUE`).
 ENVIRONMENTS_KEY = "environments"  # mapping: environment name -> parameters
@@ -77,6 +78,9 @@ KEYS: dict[str, str] = {
     "wakeConcurrency": "wake_concurrency",
     "previewMarker": "preview_marker",
     "gitRemoteUrl": "git_remote_url",
+    "canarySessionId": "canary_session_id",
+    "sessionAttributes": "session_attributes",
+    "ecsTaskFamily": "ecs_task_family",
 }
 _ATTR_TO_KEY = {attr: key for key, attr in KEYS.items()}
 
@@ -115,6 +119,9 @@ class CanaryParams:
     wake_concurrency: int | None = None
     preview_marker: str | None = None
     git_remote_url: str | None = None
+    canary_session_id: str | None = None
+    session_attributes: str | None = None  # JSON object (a mapping in cdk.json)
+    ecs_task_family: str | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -179,6 +186,7 @@ class CanaryParams:
                 f"got {self.api_key_secret_arn!r}",
             )
         self._validate_preview()
+        self._validate_session()
         for attr in (
             "sessions_table", "thread_mappings_table", "containers_table",
             "container_index_name", "ecs_cluster", "ecs_service",
@@ -194,6 +202,19 @@ class CanaryParams:
             if not _EMAIL.match(email):
                 self._fail("alarm_emails", f"has an invalid e-mail address {email!r}")
         self._validate_timing()
+
+    def _validate_session(self) -> None:
+        """The synthetic session's ids and row attributes, by the rules the Lambda applies."""
+        for attr, kind in (("canary_client_id", "client"), ("canary_user_id", "user"),
+                           ("canary_thread_id", "thread"), ("canary_session_id", "session")):
+            value = getattr(self, attr)
+            why = ids.problem(kind, value) if value is not None else None
+            if why:
+                self._fail(attr, f"is not an id the platform allows: {why}")
+        try:
+            parse_session_attributes(self.session_attributes)
+        except ConfigError as exc:
+            self._fail("session_attributes", str(exc))
 
     def _validate_preview(self) -> None:
         if self.preview_url_template:
@@ -309,6 +330,8 @@ def _coerce(environment: str, key: str, raw: Any, annotation: str) -> Any:
             else:
                 raise ValueError
             return tuple(p for p in items if p)
+        if isinstance(raw, Mapping) and key == "sessionAttributes":
+            return json.dumps(raw, sort_keys=True)
         if not isinstance(raw, str):
             raise ValueError
         return raw.strip()

@@ -1,32 +1,39 @@
-"""auth: resume-preview without the key. Refused (401/403) passes; accepted is a security
-finding (degraded, AuthNotEnforced=1), not an outage: production is known not to enforce."""
+"""auth: is the bearer key enforced? Probed with no side effects, whatever the wake did.
+
+The probe is resume-preview without the key for a thread that does not exist: a service that
+checks the key refuses it (401/403) before it looks anything up; one that does not answers
+like any unknown thread (404), and no task can start either way. Any answer other than
+401/403 means the key is not enforced: a security finding (degraded, AuthNotEnforced=1),
+not an outage - production is known not to enforce it. No answer at all: not measured.
+"""
 
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result, skip_if_container_down
+from canary.steps.base import RunContext, result
 
 NAME = "auth"
 
 
+def probe_thread(ctx: RunContext) -> str:
+    return f"canary-auth-probe-{ctx.run_id}"
+
+
 def run(ctx: RunContext) -> StepResult:
-    skipped = skip_if_container_down(ctx, NAME)
-    if skipped is not None:
-        return skipped
-    c = ctx.config
-    ans = ctx.hermes.resume_preview(c.thread_id, c.client_id, timeout_s=ctx.timeout(10.0),
-                                    auth=False)
+    ans = ctx.resume(timeout_s=ctx.timeout(10.0), auth=False, thread_id=probe_thread(ctx))
     m: dict = {"http_status": ans.status}
     if ans.status in (401, 403):
         m["auth_not_enforced"] = 0
         return result(NAME, Status.PASSED, f"call without the key refused ({ans.status})", m)
-    if 200 <= ans.status < 300:
-        m["auth_not_enforced"] = 1
-        finding = ("SECURITY: resume-preview accepted a call without the internal API key "
-                   f"(HTTP {ans.status}); anyone reaching Hermes can wake sessions")
-        return result(NAME, Status.DEGRADED, finding, m, [finding])
     if not ans.status:
-        return result(NAME, Status.FAILED, f"call without the key: {ans.http.error}", m)
-    m["contract_violations"] = 1
-    return result(NAME, Status.FAILED,
-                  f"call without the key answered {ans.describe()}; expected 401/403", m)
+        return result(NAME, Status.FAILED,
+                      f"not measured: the call without the key got no answer: {ans.http.error}", m)
+    m["auth_not_enforced"] = 1
+    finding = ("SECURITY: resume-preview processed a call without the internal API key "
+               f"(HTTP {ans.status} for an unknown thread, expected 401/403); anyone reaching "
+               "Hermes can wake sessions")
+    if ans.status == 201:  # a session for a thread that cannot exist: also a contract breach
+        m["contract_violations"] = 1
+        return result(NAME, Status.FAILED, finding + "; and it answered 201 for an unknown "
+                      "thread (expected 404)", m, [finding])
+    return result(NAME, Status.DEGRADED, finding, m, [finding])

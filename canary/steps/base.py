@@ -6,13 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary.clients.hermes import HermesClient
+from canary.clients.hermes import HermesClient, ResumeAnswer
 from canary.clients.orchestrator import OrchestratorClient
 from canary.clients.preview import PreviewClient
 from canary.clients.state import StateClient
 from canary.clock import Clock
-from canary.harness import Harness
+from canary.harness import Harness, poll
+from canary.memory import RunMemory
 from canary.models import Measurement, Status, StepResult
+from canary.tasks import SessionTasks, is_live, short
 
 # resume-preview failures the contract allows (500 'Failed to resume session', gateway
 # errors) or that point at the canary's own key (401/403); 0 is no answer at all.
@@ -34,6 +36,8 @@ class RunContext:
     harness: Harness
     api_key: Any  # ApiKeyProvider
     run_id: str
+    tasks: SessionTasks
+    memory: RunMemory | None = None  # the canary's own table, when it has one
     deadline: float = 0.0
     git_ls_remote: Callable[[str, float], list[str]] | None = None
     shared: dict[str, Any] = field(default_factory=dict)
@@ -64,6 +68,30 @@ class RunContext:
     def note_activity(self) -> None:
         """The canary just made the container active (a preview page or a resume call)."""
         self.shared["last_activity"] = self.clock.monotonic()
+        self.shared["last_activity_wall"] = self.clock.now()
+
+    def resume(self, *, timeout_s: float, auth: bool = True,
+               thread_id: str | None = None) -> ResumeAnswer:
+        """resume-preview for the synthetic session (or `thread_id`); the ARN a 201 names is
+        noted as a fact about the session's tasks (to be checked, never trusted alone)."""
+        c = self.config
+        ans = self.hermes.resume_preview(thread_id or c.thread_id, c.client_id,
+                                         timeout_s=timeout_s, auth=auth)
+        if thread_id is None:
+            self.note_activity()
+            if ans.status == 201:
+                self.tasks.note_answer(ans.field("taskArn"))
+                if ans.container_status == "starting":  # a task may start late
+                    self.shared["accepted_starting_at"] = self.clock.now()
+        return ans
+
+    def container_row(self, container_id: str | None = None) -> dict[str, Any] | None:
+        """The containers row (the session's by default); its taskArn is noted as a fact."""
+        cid = container_id or self.config.container_id
+        row = self.state.get_container(cid)
+        if cid == self.config.container_id:
+            self.tasks.note_row(row)
+        return row
 
     def add_success(self, kind: str, value_ms: float) -> None:
         self.shared.setdefault(kind, []).append(value_ms)
@@ -96,11 +124,42 @@ def has_marker(config: Any, text: str, container_id: str | None = None) -> bool:
 
 
 def skip_if_container_down(ctx: RunContext, name: str) -> StepResult | None:
-    """A skipped result when wake_hermes ran and never got the container up, else None."""
+    """A skipped result when wake_hermes ran and neither the table nor ECS ever showed the
+    container up, else None."""
     if ctx.shared.get("container_down"):
         return result(name, Status.SKIPPED,
-                      "skipped: wake_hermes failed (the container never became running)")
+                      "skipped: wake_hermes failed (neither the containers table nor ECS showed "
+                      "the container running)")
     return None
+
+
+def running_answer_problem(ctx: RunContext, ans: ResumeAnswer) -> str | None:
+    """A 201 that says `running` must be true: the row it names says running (or idle) and
+    the task it names, if any, is the session's and RUNNING. Returns the contradiction."""
+    if ans.status != 201 or ans.container_status != "running":
+        return None
+    cid = ans.field("containerId") or ctx.config.container_id
+    row = ctx.container_row(cid) or {}
+    if row.get("status") not in ("running", "idle"):
+        return (f"201 said running but the containers row {cid} says "
+                f"{row.get('status') or 'nothing (no row)'}")
+    arn = ans.field("taskArn")
+    if arn:
+        ours, foreign = ctx.tasks.describe_owned([arn])
+        if foreign:
+            return f"201 named task {short(arn)}, which no contract fact ties to the session"
+        if ours and ours[0].get("lastStatus") != "RUNNING":
+            return (f"201 said running but ECS says task {short(arn)} is "
+                    f"{ours[0].get('lastStatus')}")
+    return None
+
+
+def session_up(ctx: RunContext) -> bool:
+    """The synthetic container is up: its row says running/idle, or ECS runs a task of it."""
+    row = ctx.container_row() or {}
+    if row.get("status") in ("running", "idle"):
+        return True
+    return any(t.get("lastStatus") == "RUNNING" for t in ctx.tasks.scan().tasks if is_live(t))
 
 
 def require_running(ctx: RunContext, name: str) -> StepResult | None:
@@ -117,18 +176,15 @@ def ensure_running(ctx: RunContext) -> str | None:
     """Make sure the synthetic container is running (unmeasured resume-preview if not).
     Returns None when it is, else why not."""
     c = ctx.config
-    row = ctx.state.get_container(c.container_id)
-    if row and row.get("status") == "running":
+    if session_up(ctx):
         return None
-    ans = ctx.hermes.resume_preview(c.thread_id, c.client_id,
-                                    timeout_s=ctx.timeout(c.wake_timeout_s))
-    ctx.note_activity()
-    if ans.status == 201 and ans.container_status == "running":
+    ans = ctx.resume(timeout_s=ctx.timeout(c.wake_timeout_s))
+    if ans.status == 201 and ans.container_status == "running" and not running_answer_problem(
+            ctx, ans):
         return None
     if ans.status == 201:
-        res = ctx.harness.wait_for_container_status(
-            c.container_id, "running",
-            deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
+        res = poll(ctx.clock, lambda: session_up(ctx), bool,
+                   deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
         if res.ok:
             return None
     return f"the container is not running and resume-preview did not wake it: {ans.describe()}"

@@ -1,8 +1,11 @@
 """cleanup: always runs (after failures and budget exhaustion, from a reserved slice).
 
-Removes extra mappings and the canary's own mapping (so the container may sleep; the
-next preflight recreates it), stops duplicate tasks, and - unless the sleep mode expects
-the container to stay up (observe) - stops whatever synthetic task is still running.
+Removes extra mappings and the canary's own mapping (so the container may sleep; the next
+preflight recreates it), waits - within its reserve - for a wake Hermes accepted
+(`starting`) to start its task, then stops every task of the session it does not mean to
+keep: observe mode keeps one (the row's task, else the newest) to watch it sleep and
+remembers it in the canary's table; the other modes keep none. Only tasks proven the
+session's (canary/tasks.py) are ever stopped.
 """
 
 from __future__ import annotations
@@ -10,29 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from canary.clients.base import TargetError
+from canary.clients.orchestrator import created_at
+from canary.harness import poll
+from canary.memory import LeftRunning
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, result
 
 NAME = "cleanup"
-SETTLE_S = 1.0
-
-
-def _stop_live(ctx: RunContext, attempt: Callable[[str, Callable[[], object]], None],
-               problems: list[str]) -> int:
-    """Stop the synthetic container's live tasks (not already-handled duplicates)."""
-    try:
-        live = [t for t in ctx.orchestrator.container_tasks(ctx.config.container_id,
-                                                            include_stopped=False)
-                if t.get("lastStatus") != "STOPPED"
-                and t["taskArn"] not in ctx.shared.get("duplicate_arns", [])]
-    except TargetError as exc:
-        problems.append(f"listing the container's tasks: {exc}")
-        return 0
-    for t in live:
-        arn = t["taskArn"]
-        attempt(f"stopped leftover task {arn.rsplit('/', 1)[-1][:12]}",
-                lambda a=arn: ctx.orchestrator.stop_task(a))
-    return len(live)
+SETTLE_S = 1.0  # a wake the router started for the last page load may start a task late
+LATE_START_MAX_S = 30.0  # how long a task Hermes promised (201 starting) is waited for
+STOP_MARGIN_S = 0.5  # kept back from the wait to stop what it found
 
 
 def run(ctx: RunContext) -> StepResult:
@@ -49,28 +39,80 @@ def run(ctx: RunContext) -> StepResult:
 
     for thread in list(ctx.shared.get("extra_mappings", [])):
         attempt(f"removed mapping {thread}", lambda t=thread: ctx.state.delete_mapping(t))
-    if ctx.shared.get("preflight_done"):
-        attempt("removed the canary's mapping",
-                lambda: ctx.state.delete_mapping(c.thread_id))
-    for arn in ctx.shared.get("duplicate_arns", []):
-        short = arn.rsplit("/", 1)[-1][:12]
+    if not ctx.shared.get("preflight_done"):
+        return _result(done, problems)
+    attempt("removed the canary's mapping", lambda: ctx.state.delete_mapping(c.thread_id))
+    try:
+        _wait_for_late_wake(ctx)
+        keeper, stopped = _stop_all_but_keeper(ctx, done)
+    except TargetError as exc:
+        problems.append(f"stopping the session's tasks: {exc}")
+        return _result(done, problems)
+    if stopped and keeper is None:
+        attempt("set container status stopped",
+                lambda: ctx.harness.set_container_status(c.container_id, "stopped"))
+    if c.sleep_mode == "observe" and ctx.memory is not None:
+        attempt(f"remembered task {keeper[-12:]} for the next run's sleep verdict" if keeper
+                else "remembered that no task was left running",
+                lambda: ctx.memory.remember(_left(ctx, keeper)))  # type: ignore[union-attr]
+    return _result(done, problems)
 
-        def stop_duplicate(a: str = arn, short: str = short) -> None:
-            if not ctx.orchestrator.stop_own_task(a, c.container_id):
-                raise TargetError(f"task {short} named by Hermes belongs to another container; "
-                                  "not stopped")
 
-        attempt(f"stopped duplicate task {short}", stop_duplicate)
-    if not ctx.shared.get("leave_running") and ctx.shared.get("preflight_done"):
-        stopped = _stop_live(ctx, attempt, problems)
-        if ctx.shared.get("wake_in_flight"):
-            # A wake the router started for our last page load may start a task late.
-            ctx.clock.sleep(min(SETTLE_S, max(0.0, ctx.remaining() - 1.0)))
-            stopped += _stop_live(ctx, attempt, problems)
-        if stopped:
-            attempt("set container status stopped",
-                    lambda: ctx.harness.set_container_status(c.container_id, "stopped"))
+def _result(done: list[str], problems: list[str]) -> StepResult:
     m = {"actions": len(done)}
     if problems:
-        return result(NAME, Status.FAILED, "; ".join(problems)[:900], m, done)
+        return result(NAME, Status.FAILED, "; ".join(problems), m, done)
     return result(NAME, Status.PASSED, "; ".join(done) or "nothing to clean up", m)
+
+
+def _wait_for_late_wake(ctx: RunContext) -> None:
+    """A wake Hermes accepted (201 `starting`) promises a task: when none of the session's
+    tasks was created since, wait for it within the reserve (at most LATE_START_MAX_S), so
+    the task it starts after the run gave up is stopped too. A loading page (the router
+    asked for a wake) gets a short settle wait."""
+    accepted = ctx.shared.get("accepted_starting_at")
+
+    def promised() -> list:
+        return ctx.tasks.scan(include_stopped=True, created_since=accepted).tasks
+
+    def live() -> list:
+        return ctx.tasks.scan().live
+
+    if accepted is not None:
+        cap, probe = LATE_START_MAX_S, promised
+    elif ctx.shared.get("wake_in_flight"):
+        cap, probe = SETTLE_S, live
+    else:
+        return
+    if probe():
+        return  # already there: the stop below finds it if still live
+    deadline = ctx.clock.monotonic() + max(0.0, min(cap, ctx.remaining() - STOP_MARGIN_S))
+    poll(ctx.clock, probe, bool, deadline=deadline)
+
+
+def _stop_all_but_keeper(ctx: RunContext, done: list[str]) -> tuple[str | None, int]:
+    """Stop the session's live tasks but the one the sleep mode keeps; (keeper, stopped)."""
+    live = ctx.tasks.scan().live
+    keeper = None
+    if ctx.shared.get("leave_running") and live:
+        row_arn = (ctx.container_row() or {}).get("taskArn")
+        running = {t["taskArn"] for t in live}
+        keeper = row_arn if row_arn in running else max(
+            live, key=lambda t: created_at(t) or 0.0)["taskArn"]
+    stopped = 0
+    for t in live:
+        if t["taskArn"] == keeper:
+            continue
+        what = ctx.tasks.stop(t["taskArn"])
+        if what:
+            done.append(what)
+            stopped += 1
+    return keeper, stopped
+
+
+def _left(ctx: RunContext, keeper: str | None) -> LeftRunning | None:
+    if keeper is None:
+        return None
+    last = ctx.shared.get("last_activity_wall", ctx.clock.now())
+    return LeftRunning(keeper, int(last * 1000), int(ctx.clock.now() * 1000), ctx.run_id)
+

@@ -1,52 +1,49 @@
-"""concurrency: one wake must start exactly one task.
+"""concurrency: one wake must start exactly one task - counted whatever the wake's outcome.
 
-Counts the distinct taskArns Hermes answered plus the synthetic container's tasks that
-ECS shows as created since the wake began (or, where ECS gives no createdAt, unknown
-before it). Extras are stopped in cleanup.
+Counts the session's tasks (proven ours from contract facts, canary/tasks.py) that ECS shows
+as created since wake_hermes began, leaving out those preflight already knew. A wake that
+failed may still have started tasks (production started 1 to 3): they are counted too. An
+ARN a 201 named that no fact ties to the session is never counted (wake_hermes reports it).
+Extras are stopped in cleanup with every other task of the session it does not mean to keep.
 """
 
 from __future__ import annotations
 
-from canary.clients.orchestrator import created_at
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result, skip_if_container_down
+from canary.steps.base import RunContext, result
+from canary.tasks import is_live, short
 
 NAME = "concurrency"
-CLOCK_SKEW_S = 5.0
 
 
 def run(ctx: RunContext) -> StepResult:
-    skipped = skip_if_container_down(ctx, NAME)
-    if skipped is not None:
-        return skipped
     c = ctx.config
     if "wake_started_wall" not in ctx.shared:
         return result(NAME, Status.SKIPPED, "skipped: no wake through Hermes ran")
-    started = ctx.shared["wake_started_wall"]
     known = ctx.shared.get("known_task_arns", set())
-    answered = set(ctx.shared.get("wake_task_arns", set()))
-    tasks = ctx.orchestrator.container_tasks(c.container_id, known_arns=frozenset(answered))
-    new = set(answered)
-    for t in tasks:
-        arn = t.get("taskArn")
-        if not arn or arn in known:
-            continue
-        made = created_at(t)
-        if made is None or made >= started - CLOCK_SKEW_S:
-            new.add(arn)
-    row = ctx.state.get_container(c.container_id) or {}
-    keeper = row.get("taskArn")
-    m = {"tasks_started": len(new), "duplicate_tasks": max(0, len(new) - 1),
-         "answered_task_arns": len(answered)}
-    if len(new) > 1:
-        extras = sorted(new - {keeper}) if keeper in new else sorted(new)[1:]
-        ctx.shared["duplicate_arns"] = extras
-        short = ", ".join(a.rsplit("/", 1)[-1][:12] for a in sorted(new))
+    scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.shared["wake_started_wall"])
+    new = [t for t in scan.tasks if t["taskArn"] not in known]
+    # A task that died before it ever ran is a failed start (the wake's own verdict), not a
+    # second container: duplicates are the tasks beyond one that ran or still run.
+    ran = sorted(t["taskArn"] for t in new if is_live(t) or t.get("startedAt"))
+    m: dict = {"tasks_started": len(new), "tasks_ran": len(ran),
+               "answered_task_arns": len(ctx.tasks.answered)}
+    notes = [] if scan.complete else [f"task look-up incomplete: {scan.note}"]
+    if len(new) > len(ran):
+        notes.append(f"{len(new) - len(ran)} task(s) stopped before they ran")
+    if not new or (not scan.complete and len(ran) <= 1):
+        if not new:
+            notes.insert(0, "no task of the session was found in ECS for this wake, so one "
+                            "task per wake cannot be verified")
+        return result(NAME, Status.DEGRADED, "not measured: " + "; ".join(notes), m)
+    m["duplicate_tasks"] = max(0, len(ran) - 1)
+    if len(ran) > 1:
         return result(NAME, Status.FAILED,
-                      f"{len(new)} tasks started for one wake of {c.container_id} (expected 1): "
-                      f"{short}; the {len(extras)} extra task(s) are stopped in cleanup", m)
-    if not new:
-        return result(NAME, Status.DEGRADED,
-                      "no task of the container was found in ECS for this wake, and Hermes "
-                      "answered no taskArn: cannot verify that exactly one started", m)
-    return result(NAME, Status.PASSED, "exactly one task started", m)
+                      f"{len(ran)} tasks started for one wake of {c.container_id} (expected 1): "
+                      f"{', '.join(short(a) for a in ran)}; the extra task(s) are stopped in "
+                      "cleanup" + "".join(f"; {n}" for n in notes), m)
+    if not ran:
+        return result(NAME, Status.PASSED, "no duplicate: none of the wake's task(s) ran"
+                      + "".join(f"; {n}" for n in notes), m)
+    return result(NAME, Status.PASSED, "exactly one task started"
+                  + "".join(f"; {n}" for n in notes), m)

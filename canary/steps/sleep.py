@@ -6,16 +6,20 @@ Modes (SLEEP_MODE):
   extra active mapping and check the container stays up past idle timeout + check interval
   + margin, remove it, then wait for stopping -> stopped within the same bound.
 - observe (real-target default): reports the verdict the preflight drew from the previous
-  run (slept, and how late; or missed) and arms the next one: the canary's mapping is
-  removed and the container left to sleep on its own; the next run observes it.
+  run (slept, and how late; or missed; or not measured, and why) and arms the next one: the
+  canary's mapping is removed and one task left to sleep on its own; cleanup remembers it
+  in the canary's table; the next run asks ECS how it ended.
 - force: stops the task through ECS and waits for stopped.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from canary.clients.base import canary_headers, exchange
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, ms, result
+from canary.tasks import STOP_REASON, is_live, short
 
 NAME = "sleep"
 LIVE = ("running", "idle")
@@ -25,7 +29,7 @@ def run(ctx: RunContext) -> StepResult:
     mode = ctx.config.sleep_mode
     if mode == "observe":
         return _observe(ctx)
-    row = ctx.state.get_container(ctx.config.container_id) or {}
+    row = ctx.container_row() or {}
     if row.get("status") not in LIVE:
         return result(NAME, Status.SKIPPED,
                       f"skipped: the container is {row.get('status') or 'absent'}, not running "
@@ -46,19 +50,85 @@ def _observe(ctx: RunContext) -> StepResult:
     ctx.state.delete_mapping(c.thread_id)
     ctx.shared["canary_mapping_removed"] = True
     ctx.shared["leave_running"] = True
-    prev = ctx.shared.get("previous_sleep")
-    armed = "armed: the canary's mapping is removed; the next run observes the sleep"
-    if prev is None:
-        return result(NAME, Status.PASSED, f"nothing to judge from the previous run; {armed}")
+    prev = ctx.shared.get("previous_sleep") or {"unmeasured": "preflight did not judge it"}
+    armed = ("armed: the canary's mapping is removed; the next run observes the sleep"
+             if ctx.memory is not None else
+             "not armed: no canary table (LOCK_TABLE) to remember the task for the next run")
+    if "missed" not in prev:
+        return result(NAME, Status.PASSED, f"previous sleep not measured: {prev['unmeasured']}; "
+                      f"{armed}")
     if prev["missed"]:
         return result(NAME, Status.FAILED,
-                      f"auto-sleep missed: the container was still up {prev['idle_s']:.0f} s "
-                      f"after its last activity (bound {c.sleep_deadline_s:g} s); {armed}",
-                      {"auto_sleep_missed": 1})
+                      f"auto-sleep missed: {prev['why']}; {armed}", {"auto_sleep_missed": 1})
     return result(NAME, Status.PASSED,
-                  f"the previous run's container slept {prev['delay_ms'] / 1000:.1f} s after "
-                  f"its idle timeout; {armed}",
+                  f"the previous run's container slept on its own {prev['delay_ms'] / 1000:.1f} s "
+                  f"after its idle timeout ({prev['why']}); {armed}",
                   {"auto_sleep_missed": 0, "auto_sleep_delay_ms": round(prev["delay_ms"], 1)})
+
+
+def judge_previous(ctx: RunContext, leftover_mapping: bool = False) -> dict[str, Any]:
+    """The previous run's sleep, from facts the canary did not write: how ECS says the task
+    that run left running ended (stop time, stop code), and the container's own activity
+    writes. Returns {"missed": bool, "why": str, "delay_ms"?: float} or {"unmeasured": why}."""
+    c = ctx.config
+    if ctx.memory is None:
+        return {"unmeasured": "no canary table (LOCK_TABLE) remembers what the previous run "
+                              "left running"}
+    left = ctx.memory.recall()
+    if left is None:
+        return {"unmeasured": "the previous run left no task running"}
+    if leftover_mapping:
+        return {"unmeasured": "the canary's thread mapping was still there (a previous run did "
+                              "not finish), so the container had an active session"}
+    ours, _ = ctx.tasks.describe_owned([left.task_arn])
+    if not ours:
+        return {"unmeasured": f"ECS no longer lists task {short(left.task_arn)} that the "
+                              "previous run left running"}
+    task = ours[0]
+    last_s = left.last_activity_ms / 1000
+    row = ctx.container_row() or {}
+    if row.get("taskArn") == left.task_arn and isinstance(row.get("lastActivity"), int | float):
+        last_s = max(last_s, row["lastActivity"] / 1000)  # the container's own activity write
+    bound = c.sleep_deadline_s
+    if is_live(task):
+        up_s = ctx.clock.now() - last_s
+        if up_s <= bound:
+            return {"unmeasured": f"task {short(left.task_arn)} is still up {up_s:.0f} s after "
+                                  f"the last activity, within the {bound:g} s bound"}
+        return {"missed": True, "why": f"task {short(left.task_arn)} still "
+                f"{task.get('lastStatus')} {up_s:.0f} s after the last activity (bound "
+                f"{bound:g} s: idle timeout + check interval + margin)"}
+    return _judge_stop(task, last_s, c)
+
+
+def _judge_stop(task: dict[str, Any], last_s: float, c: Any) -> dict[str, Any]:
+    arn = short(task["taskArn"])
+    if task.get("stoppedReason") == STOP_REASON:
+        return {"unmeasured": f"task {arn} was stopped by the canary itself, not by auto-sleep"}
+    code = task.get("stopCode")
+    if code and code != "EssentialContainerExited":
+        return {"unmeasured": f"task {arn} was stopped from outside ({code}: "
+                              f"{str(task.get('stoppedReason'))[:120]}), not by auto-sleep"}
+    stopped = stopped_at(task)
+    if stopped is None:
+        return {"unmeasured": f"ECS gives no stop time for task {arn}"}
+    after_s = stopped - last_s
+    delay_ms = max(0.0, (after_s - c.idle_timeout_s) * 1000)
+    why = f"task {arn} exited {after_s:.0f} s after the last activity"
+    if after_s < c.idle_timeout_s:
+        return {"unmeasured": f"{why}, before its idle timeout ({c.idle_timeout_s:g} s): an "
+                              "exit, not an auto-sleep"}
+    if after_s > c.sleep_deadline_s:
+        return {"missed": True, "delay_ms": delay_ms,
+                "why": f"{why}, past the {c.sleep_deadline_s:g} s bound"}
+    return {"missed": False, "delay_ms": delay_ms, "why": why}
+
+
+def stopped_at(task: dict[str, Any]) -> float | None:
+    value = task.get("stoppedAt")
+    if value is None:
+        return None
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value)
 
 
 def _force(ctx: RunContext) -> StepResult:

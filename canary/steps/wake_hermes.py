@@ -10,11 +10,22 @@ running, so the canary's own polling never asks the router to wake the container
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+from canary.clients.base import TargetError
 from canary.clients.hermes import ResumeAnswer
 from canary.harness import poll
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, grade, has_marker, ms, result, violates_contract
+from canary.steps.base import (
+    RunContext,
+    grade,
+    has_marker,
+    ms,
+    result,
+    running_answer_problem,
+    session_up,
+    violates_contract,
+)
 
 NAME = "wake_hermes"
 POLL_CAP_S = 0.1
@@ -33,11 +44,18 @@ def run(ctx: RunContext) -> StepResult:
     ctx.shared["wake_started_wall"] = clock.now()
     deadline = min(ctx.deadline, t0 + c.wake_timeout_s)
 
+    contradictions: list[str | None] = [None] * n
+    unverified: list[str] = []
+
     def call(i: int) -> None:
-        ans = ctx.harness.test_hermes_session_resumption(
-            c.thread_id, c.client_id, timeout_s=max(0.05, deadline - clock.monotonic()))
-        answers[i] = ans
+        ans = ctx.resume(timeout_s=max(0.05, deadline - clock.monotonic()))
         answered_at[i] = clock.monotonic() - t0
+        try:  # checked at once: "running" must be true when it is said
+            contradictions[i] = running_answer_problem(ctx, ans)
+        except TargetError as exc:
+            unverified.append(f"call {i + 1}: could not verify its 'running': {exc}")
+        finally:
+            answers[i] = ans
 
     threads = [threading.Thread(target=call, args=(i,), name=f"canary-wake-{i}", daemon=True)
                for i in range(n)]
@@ -78,50 +96,15 @@ def run(ctx: RunContext) -> StepResult:
     if done_times:
         m["api_answered_ms"] = ms(min(done_times))
         m["api_answered_last_ms"] = ms(max(done_times))
+    if unverified:
+        m["running_unverified"] = "; ".join(unverified)[:300]
     if state_ms is not None:
         m["state_running_ms"] = state_ms
     if preview_ms is not None:
         m["preview_answering_ms"] = preview_ms
 
-    problems: list[str] = []
-    violations = 0
-    container_ids: set[str] = set()
-    task_arns: set[str] = set()
-    unanswered = sum(1 for a in answers if a is None)
-    if unanswered:
-        problems.append(f"{unanswered}/{n} calls got no answer within {c.wake_timeout_s:g} s")
-    errors = [a for a in answers if a is not None and a.status != 201]
-    if errors:
-        problems.append(f"{len(errors)}/{n} calls failed, e.g. {errors[0].describe()}")
-        violations += sum(1 for a in errors if violates_contract(a.status))
-    for i, a in enumerate(answers):
-        if a is None or a.status != 201:
-            continue
-        if a.body is None:
-            problems.append(f"call {i + 1}: 201 without a JSON object body "
-                            f"({a.http.content_type or 'no content-type'})")
-            violations += 1
-            continue
-        if a.container_status not in OK_STATUSES:
-            problems.append(f"call {i + 1}: 201 with status {a.container_status!r} "
-                            f"(expected running or starting)")
-            violations += 1
-        cid = a.field("containerId")
-        if cid:
-            container_ids.add(cid)
-        else:
-            problems.append(f"call {i + 1}: 201 without containerId")
-            violations += 1
-        arn = a.field("taskArn")
-        if arn:
-            task_arns.add(arn)
-    ctx.shared["wake_task_arns"] = task_arns
-    if len(container_ids) > 1:
-        problems.append(f"calls named different containers: {sorted(container_ids)}")
-    elif container_ids and c.container_id not in container_ids:
-        problems.append(f"Hermes named container {next(iter(container_ids))}, expected "
-                        f"{c.container_id} (the session's containerId)")
-        violations += 1
+    problems, violations = _judge_answers(c, answers, contradictions,
+                                          waited_s=clock.monotonic() - t0)
     m["contract_violations"] = violations
 
     if preview_ms is not None:
@@ -129,10 +112,11 @@ def run(ctx: RunContext) -> StepResult:
         m["wake_ms"] = wake_ms
         ctx.add_success("wakes_ms", wake_ms)
     if not state.ok:
-        ctx.shared["container_down"] = True
+        ctx.shared["container_down"] = not session_up(ctx)
         last = (state.last or {}).get("status") if isinstance(state.last, dict) else None
         problems.append(f"container not running in {c.containers_table} within "
-                        f"{ms(clock.monotonic() - t0):.0f} ms (last status {last or 'none'})")
+                        f"{ms(clock.monotonic() - t0):.0f} ms (last status {last or 'none'})"
+                        + _row_not_written(ctx))
     elif page is not None and not page.ok:
         last = page.last
         why = ("answered 200 without the marker " + repr(c.marker_for())
@@ -141,7 +125,71 @@ def run(ctx: RunContext) -> StepResult:
         problems.append(f"container running in the table after {state_ms:.0f} ms but its "
                         f"preview did not answer 200 through the router: {why}")
     if problems:
-        return result(NAME, Status.FAILED, "; ".join(problems)[:900], m)
+        return result(NAME, Status.FAILED, "; ".join(problems), m)
     status, reason = grade(m["wake_ms"], c.wake_degraded_ms, c.wake_failed_ms,
                            f"cold wake ({n} concurrent calls)")
     return result(NAME, status, reason, m)
+
+
+def _judge_answers(c: Any, answers: list[ResumeAnswer | None],
+                   contradictions: list[str | None], *, waited_s: float
+                   ) -> tuple[list[str], int]:
+    """What the calls' answers got wrong (the same problem of several calls said once, with
+    the calls it concerns) and how many contract violations that makes."""
+    n = len(answers)
+    problems: list[str] = []
+    per_call: dict[str, list[int]] = {}
+    violations = 0
+    unanswered = sum(1 for a in answers if a is None)
+    if unanswered:
+        problems.append(f"{unanswered}/{n} calls got no answer after {waited_s:.1f} s")
+    errors = [a for a in answers if a is not None and a.status != 201]
+    if errors:
+        problems.append(f"{len(errors)}/{n} calls failed, e.g. {errors[0].describe()}")
+        violations += sum(1 for a in errors if violates_contract(a.status))
+    container_ids: set[str] = set()
+    for i, a in enumerate(answers):
+        if a is None or a.status != 201:
+            continue
+        found = []
+        if a.body is None:
+            found.append(f"201 without a JSON object body "
+                         f"({a.http.content_type or 'no content-type'})")
+        else:
+            if a.container_status not in OK_STATUSES:
+                found.append(f"201 with status {a.container_status!r} (expected running or "
+                             "starting)")
+            if contradictions[i]:
+                found.append(f"contract violation: {contradictions[i]}")
+            cid = a.field("containerId")
+            if cid:
+                container_ids.add(cid)
+            else:
+                found.append("201 without containerId")
+        violations += len(found)
+        for what in found:
+            per_call.setdefault(what, []).append(i + 1)
+    for what, calls in per_call.items():
+        label = f"call {calls[0]}" if len(calls) == 1 else f"calls {', '.join(map(str, calls))}"
+        problems.append(f"{label}: {what}")
+    if len(container_ids) > 1:
+        problems.append(f"calls named different containers: {sorted(container_ids)}")
+    elif container_ids and c.container_id not in container_ids:
+        problems.append(f"Hermes named container {next(iter(container_ids))}, expected "
+                        f"{c.container_id} (the session's containerId)")
+        violations += 1
+    return problems, violations
+
+
+def _row_not_written(ctx: RunContext) -> str:
+    """When ECS ran a task of the session but its row never said running: the row Hermes
+    reads is not the one the container writes (production's row-key defect)."""
+    try:
+        scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.shared["wake_started_wall"])
+    except TargetError:
+        return ""
+    ran = [t for t in scan.tasks if t.get("startedAt") or t.get("lastStatus") == "RUNNING"]
+    if not ran:
+        return ""
+    return (f"; yet ECS ran {len(ran)} task(s) of the session for this wake: the containers row "
+            f"Hermes named ({ctx.config.container_id}) is not the one the container writes")

@@ -9,12 +9,21 @@ keeps polling at 1 s to still measure the wake).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from canary import politeness
+from canary.clients.base import HttpAnswer
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, grade, has_marker, ms, result
 
 NAME = "wake_preview"
-DEFAULT_RETRY_S = 1.0
-OTHER_STATUS_RETRY_S = 0.25
+PAGE_TIMEOUT_S = 10.0  # one page load; the loop itself ends at the wake timeout
+RETRY_AFTER_SHOWN = 100  # characters of a Retry-After value put in a reason or measurement
+
+
+def _quoted(text: str) -> str:
+    """Quoted without repr(): repr doubles backslashes, hiding an echoed key from masking."""
+    return f"'{text}'"
 
 
 def run(ctx: RunContext) -> StepResult:
@@ -28,63 +37,17 @@ def run(ctx: RunContext) -> StepResult:
     notes = ctx.harness.make_cold(c.container_id, deadline=ctx.deadline)
     if notes:
         findings.append("made the container cold: " + "; ".join(notes))
-    ctx.shared.setdefault("known_task_arns", set()).update(
-        t["taskArn"] for t in ctx.orchestrator.container_tasks(c.container_id)
-        if t.get("taskArn"))
 
     t0 = clock.monotonic()
-    deadline = min(ctx.deadline, t0 + c.wake_timeout_s)
-    problems: list[str] = []
-    violations = 0
-    m: dict = {}
-    loading_pages = 0
-    last = None
-    while True:
-        page = ctx.preview.get(c.thread_id, timeout_s=max(0.05, min(10.0,
-                                                                    deadline - clock.monotonic())))
-        last = page
-        if page.status == 200:
-            ctx.note_activity()
-            if not has_marker(c, page.text):
-                problems.append(f"200 without the marker {c.marker_for()!r}")
-            break
-        if page.status in (202, 503):
-            loading_pages += 1
-            wait = DEFAULT_RETRY_S
-            if loading_pages == 1:
-                missing = [w for w in ("Waking Up Edit Session", c.thread_id)
-                           if w not in page.text]
-                if missing:
-                    problems.append(f"loading page ({page.status}) lacks {missing}")
-                    violations += 1
-            retry = page.headers.get("retry-after")
-            parsed = _seconds(retry)
-            if parsed is None:
-                if "retry_after" not in m:
-                    problems.append(f"loading page ({page.status}) has no valid Retry-After "
-                                    f"header ({retry!r})")
-                    violations += 1
-                m["retry_after"] = retry or "missing"
-            else:
-                m["retry_after"] = retry
-                wait = min(parsed, c.retry_after_cap_s)
-        elif page.status == 404:
-            problems.append(f"router answered 404 for the canary's own thread: {page.snippet()!r}")
-            violations += 1
-            break
-        else:
-            wait = OTHER_STATUS_RETRY_S
-        now = clock.monotonic()
-        if now + wait >= deadline:
-            break
-        clock.sleep(wait)
+    polled = _load_until_awake(ctx, min(ctx.deadline, t0 + c.wake_timeout_s))
+    problems, m, last = polled.problems, polled.measurements, polled.last
+    findings.extend(polled.findings)
+    loading_pages = m["loading_pages"]
 
     elapsed = ms(clock.monotonic() - t0)
     if loading_pages and not (last is not None and last.status == 200):
         # The router may still be waking the container for our last page load.
         ctx.shared["wake_in_flight"] = True
-    m["loading_pages"] = loading_pages
-    m["contract_violations"] = violations
     woke = last is not None and last.status == 200 and has_marker(c, last.text)
     if loading_pages == 0 and woke:
         problems.append("the cold container answered 200 at once: no loading page (was it "
@@ -96,17 +59,77 @@ def run(ctx: RunContext) -> StepResult:
         problems.insert(0, f"preview did not answer 200 within {elapsed:.0f} ms (last answer "
                         f"{last.describe() if last is not None else 'none'})")
     if problems:
-        return result(NAME, Status.FAILED, "; ".join(problems)[:900], m, findings)
+        return result(NAME, Status.FAILED, "; ".join(problems), m, findings)
     status, reason = grade(elapsed, c.wake_degraded_ms, c.wake_failed_ms,
                            f"cold wake through the preview URL ({loading_pages} loading page(s))")
     return result(NAME, status, reason, m, findings)
 
 
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None  # an HTTP-date is allowed by RFC 9110 but not used by the router
-    return seconds if 0 <= seconds < 86400 else None
+@dataclass
+class _Polled:
+    last: HttpAnswer | None = None
+    problems: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    measurements: dict = field(default_factory=dict)
+
+
+def _load_until_awake(ctx: RunContext, deadline: float) -> _Polled:
+    """Load the preview as a browser would until 200 (or 404, the deadline, the request cap):
+    Retry-After honoured up to the cap, never sooner than politeness.PAGE_MIN_INTERVAL_S."""
+    c, clock = ctx.config, ctx.clock
+    out = _Polled()
+    violations = loading_pages = requests = transport_failures = 0
+    retry_problem = too_long = False
+    while True:
+        page = ctx.preview.get(c.thread_id, timeout_s=max(0.05, min(
+            PAGE_TIMEOUT_S, deadline - clock.monotonic())))
+        requests += 1
+        out.last = page
+        wait = politeness.PAGE_MIN_INTERVAL_S
+        if page.status == 200:
+            ctx.note_activity()
+            if not has_marker(c, page.text):
+                out.problems.append(f"200 without the marker {c.marker_for()!r}")
+            break
+        if page.status in (202, 503):
+            loading_pages += 1
+            if loading_pages == 1:
+                missing = [w for w in ("Waking Up Edit Session", c.thread_id)
+                           if w not in page.text]
+                if missing:
+                    out.problems.append(f"loading page ({page.status}) lacks {missing}")
+                    violations += 1
+            ra = politeness.retry_after(page.headers.get("retry-after"),
+                                        cap_s=c.retry_after_cap_s, now_wall=clock.now())
+            shown = "missing" if ra.raw is None else ra.raw.strip()[:RETRY_AFTER_SHOWN]
+            out.measurements["retry_after"] = shown
+            if not ra.valid and not retry_problem:
+                retry_problem = True
+                out.problems.append(f"loading page ({page.status}) has no valid Retry-After "
+                                    f"header ({shown if ra.raw is None else _quoted(shown)})")
+                violations += 1
+            if ra.too_long and not too_long:
+                too_long = True
+                out.findings.append(
+                    f"Retry-After {shown} s is too long: over the "
+                    f"cap of {c.retry_after_cap_s:g} s, so the canary waited {ra.wait_s:g} s "
+                    "(a browser would wait the full time)")
+            wait = ra.wait_s
+        elif page.status == 404:
+            out.problems.append(
+                f"router answered 404 for the canary's own thread: {page.snippet()!r}")
+            violations += 1
+            break
+        elif page.transport_failure:
+            transport_failures += 1
+        if requests >= politeness.PAGE_MAX_REQUESTS:
+            out.problems.append(f"gave up after {requests} page loads, the most one loop may "
+                                "send")
+            break
+        if clock.monotonic() + wait >= deadline:
+            break
+        clock.sleep(wait)
+    out.measurements.update(loading_pages=loading_pages, requests=requests,
+                            transport_failures=transport_failures,
+                            contract_violations=violations)
+    return out

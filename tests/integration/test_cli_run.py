@@ -84,6 +84,24 @@ def test_failed_check_exits_1_and_human_output_has_no_key(recorded):
     assert key not in out and key not in err
 
 
+@pytest.mark.parametrize(("fault", "says"), [
+    ("row_key_mismatch", "is not the one the container writes"),
+    ("always_running", "201 said running but the containers row"),
+    ("containers_read_error", "for a running container started"),
+    ("concurrent_wake_fails", "tasks started for one wake"),
+    ("foreign_task_arn", "no contract fact ties to the session"),
+])
+def test_each_observed_production_defect_exits_1_with_a_reason_naming_it(fault, says):
+    code, out, err = run_in_process("run", "--fault", fault, "--quiet")
+    assert code == 1, out + err
+    assert says in out, out
+
+
+def test_an_unknown_variation_is_a_usage_error():
+    code, _, err = run_in_process("run", "--variation", "nope")
+    assert code == 2 and "unknown variation(s): nope" in err
+
+
 def test_env_target_runs_the_same_code_from_environment_variables(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -118,6 +118,16 @@ def create_tables(ddb: Any, sessions_schema: str = "hash") -> None:
     )
 
 
+@pytest.fixture
+def memory_table(aws: dict[str, Any]) -> str:
+    """The canary's own table (lock and run memory), as infra/lock_table.py makes it."""
+    aws["ddb"].create_table(
+        TableName="canary-own", KeySchema=[{"AttributeName": "lockId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lockId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST")
+    return "canary-own"
+
+
 def make_config(**overrides: Any) -> Any:
     from canary.config import CanaryConfig
 
@@ -204,14 +214,25 @@ def put_container(aws: dict[str, Any], container_id: str = "canary-t1-u1", **fie
                         Item={k: _ser(v) for k, v in item.items()})
 
 
-def run_task(aws: dict[str, Any], container_id: str = "canary-t1-u1") -> str:
-    """A task whose overrides name the container (as Hermes starts them)."""
+# The overrides production's Hermes sets (observed): THREAD_ID and SESSION_ID hold the sessionId.
+SESSION_ENV = {"CLIENT_ID": "canary", "USER_ID": "u1", "THREAD_ID": "canary-session-t1",
+               "SESSION_ID": "canary-session-t1", "REPO_URL": "https://git.test/site.git"}
+FOREIGN_ENV = {"CLIENT_ID": "othersite", "USER_ID": "u9", "THREAD_ID": "other-session",
+               "SESSION_ID": "other-session"}
+
+
+def run_task(aws: dict[str, Any], env: dict[str, str] | None = None) -> str:
+    """A task started as production's Hermes starts them (RunTask, no startedBy); `env` the
+    override values (default: naming the unit session; {} for a task without overrides)."""
+    env = SESSION_ENV if env is None else env
+    kwargs: dict[str, Any] = {}
+    if env:
+        kwargs["overrides"] = {"containerOverrides": [{
+            "name": "claude-code-container",
+            "environment": [{"name": k, "value": v} for k, v in env.items()]}]}
     resp = aws["ecs"].run_task(
         cluster="webordinary-edit-cluster", taskDefinition=aws["task_definition"], count=1,
-        startedBy="hermes", launchType="FARGATE",
-        overrides={"containerOverrides": [{"name": "claude-code-container", "environment": [
-            {"name": "CONTAINER_ID", "value": container_id}]}]},
-    )
+        launchType="FARGATE", **kwargs)
     return resp["tasks"][0]["taskArn"]
 
 
@@ -224,5 +245,6 @@ def h() -> Any:
     return SimpleNamespace(
         REGION=REGION, HERMES=HERMES, ROUTER=ROUTER, KEY=KEY, make_config=make_config,
         create_tables=create_tables, container_row=container_row, put_container=put_container,
-        run_task=run_task, FakeClock=FakeClock,
+        run_task=run_task, FakeClock=FakeClock, SESSION_ENV=SESSION_ENV,
+        FOREIGN_ENV=FOREIGN_ENV,
     )

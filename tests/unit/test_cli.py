@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from canary.cli import main
 from canary.models import RunResult, Status, StepResult
 from canary.report import full_report, metrics_block, step_line, step_table
@@ -38,6 +40,32 @@ def test_env_target_without_synthetic_ids_is_refused():
     code, _, err = run_cli("run", "--target", "env", environ=environ)
     assert code == 2
     assert "CANARY_CLIENT_ID" in err and "synthetic" in err
+
+
+ENV_OK = {"HERMES_API_URL": "http://127.0.0.1:9/hermes", "AWS_REGION": "us-east-1",
+          "PREVIEW_URL_TEMPLATE": "http://127.0.0.1:9/session/{threadId}/",
+          "INTERNAL_API_KEY": "cli-test-key-77", "CANARY_CLIENT_ID": "canarysite",
+          "CANARY_USER_ID": "canary", "CANARY_THREAD_ID": "canary-thread-1"}
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("CANARY_BUDGET_S", "1e10"), ("AWS_ENDPOINT_URL", "not a url"),
+    ("PREVIEW_URL_TEMPLATE", "http://127.0.0.1:9/{other}/session/{threadId}/"),
+    ("CONNECT_TIMEOUT_S", "nan"), ("CANARY_THREAD_ID", ".."),
+])
+def test_bad_setting_exits_2_naming_it_before_anything_runs(var, value):
+    code, out, err = run_cli("run", "--target", "env", "--json", environ={**ENV_OK, var: value})
+    assert code == 2 and out == ""
+    assert err.startswith(f"canary: configuration error: {var}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_aws_profile_exits_2_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile-for-the-canary")
+    code, out, err = run_cli("run", "--target", "env", "--json", environ=ENV_OK)
+    assert code == 2 and out == ""
+    assert "AWS client setup" in err and "no-such-profile-for-the-canary" in err
+    assert "cli-test-key-77" not in err
 
 
 def test_fault_with_env_target_is_a_usage_error():

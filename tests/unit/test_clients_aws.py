@@ -52,36 +52,38 @@ def test_missing_table_is_a_target_error_naming_the_call(aws, h):
         s.get_container("c1")
 
 
-def test_orchestrator_finds_only_the_containers_tasks(aws, h):
-    mine = h.run_task(aws, "canary-t1-u1")
-    other = h.run_task(aws, "someone-else")
-    o = OrchestratorClient(aws["ecs"], "webordinary-edit-cluster")
-    tasks = o.container_tasks("canary-t1-u1")
-    assert [t["taskArn"] for t in tasks] == [mine]
-    assert task_environment(tasks[0]) == {"CONTAINER_ID": "canary-t1-u1"}
-    assert other not in [t["taskArn"] for t in tasks]
-
-
-def test_orchestrator_counts_a_task_hermes_named_even_without_overrides(aws):
-    arn = aws["ecs"].run_task(cluster="webordinary-edit-cluster", launchType="FARGATE",
-                              taskDefinition=aws["task_definition"])["tasks"][0]["taskArn"]
-    o = OrchestratorClient(aws["ecs"], "webordinary-edit-cluster")
-    assert [t["taskArn"] for t in o.container_tasks("canary-t1-u1", {arn})] == [arn]
-
-
-def test_stop_task_and_stopped_listing(aws, h):
+def test_orchestrator_lists_by_desired_status_and_stops_with_a_reason(aws, h):
     arn = h.run_task(aws)
     o = OrchestratorClient(aws["ecs"], "webordinary-edit-cluster")
-    o.stop_task(arn)
-    assert o.container_tasks("canary-t1-u1", include_stopped=False) == []
-    (t,) = o.container_tasks("canary-t1-u1")
-    assert t["lastStatus"] == "STOPPED"
+    o.stop_task(arn, reason="session-resumption-canary")
+    assert o.list_task_arns("RUNNING") == ([], False)
+    assert o.list_task_arns("STOPPED") == ([arn], False)
+    (t,) = o.describe([arn, arn])
+    assert t["stoppedReason"] == "session-resumption-canary"
+    assert task_environment(t)["SESSION_ID"] == "canary-session-t1"
+
+
+def test_orchestrator_listing_is_bounded_in_pages(aws, h):
+    arns = [h.run_task(aws) for _ in range(3)]
+    o = OrchestratorClient(aws["ecs"], "webordinary-edit-cluster")
+    pages = []
+    real = aws["ecs"].list_tasks
+
+    def one_per_page(**kwargs):  # moto does not paginate: serve one ARN per page
+        pages.append(kwargs.get("nextToken"))
+        i = int(kwargs.get("nextToken") or 0)
+        resp = real(**{k: v for k, v in kwargs.items() if k != "nextToken"})
+        return {"taskArns": resp["taskArns"][i:i + 1], "nextToken": str(i + 1)}
+
+    aws["ecs"].list_tasks = one_per_page
+    listed, truncated = o.list_task_arns("RUNNING", max_pages=2)
+    assert truncated and len(listed) == 2 and set(listed) <= set(arns) and len(pages) == 2
 
 
 def test_unknown_cluster_is_a_target_error(aws):
     o = OrchestratorClient(aws["ecs"], "no-cluster")
     with pytest.raises(TargetError, match="ListTasks no-cluster"):
-        o.container_tasks("c")
+        o.list_task_arns("RUNNING")
 
 
 def test_put_container_helper_matches_client(aws, h):

@@ -83,7 +83,7 @@ def test_budget_exhaustion_skips_the_rest_but_cleanup_gets_its_slice(monkeypatch
     assert statuses(run)["next"] == ("skipped", "skipped: time budget of 60 s exhausted")
     assert run.cut_short == ["next"] and not run.ok
     assert run.steps[-1].name == "cleanup"
-    assert calls[0][1] >= 2.0  # cleanup still had time
+    assert calls[0][1] >= runner.MIN_CLEANUP_S / 2  # cleanup still had time (floor - grace)
 
 
 def test_each_step_gets_what_is_left_minus_the_cleanup_reserve(monkeypatch, deps, clock, h):
@@ -231,9 +231,59 @@ def test_a_hanging_step_is_abandoned_and_the_run_still_reports(monkeypatch, deps
     calls = use_steps(monkeypatch, [StepSpec("hang", SimpleNamespace(run=hang)),
                                     StepSpec("after", fake("after"))])
     # The fake clock does not move while the step hangs: its deadline is budget - reserve.
-    run = run_scenario(h.make_config(budget_s=1, cleanup_reserve_s=0.2), deps, clock)
+    run = run_scenario(h.make_config(budget_s=1, cleanup_reserve_s=0.2, sleep_mode="observe"),
+                       deps, clock)
     release.set()
     assert statuses(run)["hang"][0] == "failed"
     assert "hangs; abandoned" in statuses(run)["hang"][1]
     assert statuses(run)["after"][0] == "passed"
     assert calls
+
+
+def test_hanging_steps_and_a_hanging_cleanup_still_end_within_the_budget(monkeypatch, deps, h):
+    import threading
+    import time
+
+    from canary.clock import SystemClock
+
+    release = threading.Event()
+
+    def hang(ctx):
+        release.wait(30)
+        return StepResult("hang", Status.PASSED)
+
+    monkeypatch.setattr(runner, "OVERRUN_GRACE_S", 5.0)  # capped by half the reserve
+    use_steps(monkeypatch, [StepSpec("a", SimpleNamespace(run=hang)),
+                            StepSpec("b", SimpleNamespace(run=hang))], cleanup_fn=hang)
+    began = time.monotonic()
+    try:
+        run = run_scenario(h.make_config(budget_s=60, cleanup_reserve_s=1, sleep_mode="observe"),
+                           deps, SystemClock(), deadline_s=2.0)
+    finally:
+        release.set()
+    assert time.monotonic() - began < 2.0 + 0.3
+    assert statuses(run)["a"][0] == "failed" and "abandoned" in statuses(run)["a"][1]
+    assert statuses(run)["b"] == ("skipped", "skipped: time budget of 2 s exhausted")
+    assert statuses(run)["cleanup"][0] == "failed"
+
+
+def test_the_key_is_masked_before_a_long_reason_is_cut(monkeypatch, deps, clock, h):
+    def echo(ctx):  # the key straddles the cut: masking after cutting would leave its head
+        return StepResult("x", Status.FAILED, reason="x" * (runner.MAX_REASON_CHARS - 12)
+                          + f" {h.KEY} and more")
+
+    use_steps(monkeypatch, [StepSpec("x", SimpleNamespace(run=echo))])
+    run = run_scenario(h.make_config(), deps, clock)
+    reason = run.step("x").reason
+    assert len(reason) <= runner.MAX_REASON_CHARS and reason.endswith("...")
+    assert h.KEY[:8] not in reason and "*" in reason
+
+
+def test_a_canary_error_carrying_the_key_is_masked_in_the_run_error(monkeypatch, deps, clock, h):
+    def leak(ctx):
+        raise RuntimeError(f"debug: {h.KEY}")
+
+    use_steps(monkeypatch, [StepSpec("x", SimpleNamespace(run=leak))])
+    run = run_scenario(h.make_config(), deps, clock)
+    assert run.error == "canary error in x: RuntimeError: debug: ***"
+    assert h.KEY not in repr(run.to_dict())

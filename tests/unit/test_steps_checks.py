@@ -80,6 +80,34 @@ def test_warm_api_graded_on_the_slowest_sample(make_ctx, platform, clock, runnin
     assert len(platform.requests) == (1 if status is Status.FAILED else 3)
 
 
+def test_a_resume_that_starts_a_task_for_a_running_container_is_its_own_finding(
+        make_ctx, aws, h, platform, clock, running):
+    def resume(req):
+        h.run_task(aws)  # the row-key defect: Hermes does not see the running container
+        return httpx.Response(201, json={"status": "running", "containerId": CID})
+
+    platform.hermes = resume
+    r = warm_api.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "started 3 new task(s)" in r.reason
+    assert r.measurements["resume_started_tasks"] == 3
+    assert "response_ms" not in r.measurements  # not a healthy fast path, however quick
+
+
+def test_warm_api_that_starts_nothing_measures_zero(make_ctx, platform, running):
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
+    r = warm_api.run(make_ctx())
+    assert r.status is Status.PASSED and r.measurements["resume_started_tasks"] == 0
+
+
+def test_warm_api_runs_when_only_ecs_shows_the_container_up(make_ctx, aws, h, platform):
+    h.run_task(aws)  # RUNNING in ECS, while the row the canary reads says nothing
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
+    r = warm_api.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "201 said running but the containers row" in r.reason
+
+
 def test_warm_api_starting_for_running_container_fails(make_ctx, platform, running):
     platform.hermes = lambda req: httpx.Response(201, json={"status": "starting"})
     r = warm_api.run(make_ctx())
@@ -164,7 +192,7 @@ def test_websocket_not_refused_properly_fails(make_ctx, platform, response):
 
 # -- auth -----
 @pytest.mark.parametrize("code", [401, 403])
-def test_auth_refused_passes(make_ctx, platform, running, code):
+def test_auth_refused_passes(make_ctx, platform, code):
     seen = []
 
     def handler(req):
@@ -178,18 +206,45 @@ def test_auth_refused_passes(make_ctx, platform, running, code):
     assert r.measurements["auth_not_enforced"] == 0
 
 
-def test_auth_not_enforced_is_a_degraded_security_finding(make_ctx, platform, running):
-    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
+def test_auth_probes_an_unknown_thread_so_nothing_can_start(make_ctx, platform):
+    seen = []
+    platform.hermes = lambda req: seen.append(req) or httpx.Response(401)
+    auth.run(make_ctx())
+    assert b'"chatThreadId":"canary-auth-probe-run123"' in seen[0].content.replace(b" ", b"")
+
+
+@pytest.mark.parametrize("code", [404, 500])
+def test_auth_not_enforced_is_a_degraded_security_finding(make_ctx, platform, code):
+    platform.hermes = lambda req: httpx.Response(code, json={"message": "Session not found"})
     r = auth.run(make_ctx())
     assert r.status is Status.DEGRADED
     assert r.measurements["auth_not_enforced"] == 1
     assert r.findings and "SECURITY" in r.findings[0]
 
 
-def test_auth_unexpected_status_fails(make_ctx, platform, running):
-    platform.hermes = lambda req: httpx.Response(500, json={"message": "boom"})
+def test_auth_201_for_an_unknown_thread_also_breaks_the_contract(make_ctx, platform):
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
     r = auth.run(make_ctx())
-    assert r.status is Status.FAILED and "expected 401/403" in r.reason
+    assert r.status is Status.FAILED and "expected 404" in r.reason
+    assert r.measurements == {"http_status": 201, "auth_not_enforced": 1,
+                              "contract_violations": 1}
+
+
+def test_auth_runs_even_when_the_wake_failed(make_ctx, platform):
+    platform.hermes = lambda req: httpx.Response(404, json={"message": "not found"})
+    ctx = make_ctx()
+    ctx.shared["container_down"] = True
+    assert auth.run(ctx).measurements["auth_not_enforced"] == 1
+
+
+def test_auth_without_an_answer_is_not_measured(make_ctx, platform):
+    def refuse(req):
+        raise httpx.ConnectError("connection refused", request=req)
+
+    platform.hermes = refuse
+    r = auth.run(make_ctx())
+    assert r.status is Status.FAILED and "not measured" in r.reason
+    assert "auth_not_enforced" not in r.measurements
 
 
 def test_binary_garbage_preview_fails_with_a_reason(make_ctx, platform, running):

@@ -96,21 +96,30 @@ def test_no_control_url_means_no_dirty_workspace(aws, h, make_ctx, clock):
 def test_observe_reports_previous_missed_sleep_and_arms_next(make_ctx, aws, h):
     ctx = make_ctx(sleep_mode="observe")
     ctx.harness.create_resumption_test_session()
-    ctx.shared["previous_sleep"] = {"missed": True, "idle_s": 5000.0}
+    ctx.shared["previous_sleep"] = {"missed": True, "why": "task x still RUNNING 5000 s after"}
     r = sleep.run(ctx)
     assert r.status is Status.FAILED
     assert r.measurements == {"auto_sleep_missed": 1}
+    assert "5000 s" in r.reason
     assert ctx.state.get_mapping("t1") is None
     assert ctx.shared["leave_running"] is True
 
 
-def test_observe_reports_previous_delay(make_ctx):
-    ctx = make_ctx(sleep_mode="observe")
-    ctx.shared["previous_sleep"] = {"missed": False, "delay_ms": 30_000.0}
+def test_observe_reports_previous_delay(make_ctx, memory_table):
+    ctx = make_ctx(sleep_mode="observe", lock_table=memory_table)
+    ctx.shared["previous_sleep"] = {"missed": False, "delay_ms": 30_000.0, "why": "exited"}
     r = sleep.run(ctx)
     assert r.status is Status.PASSED
     assert r.measurements == {"auto_sleep_missed": 0, "auto_sleep_delay_ms": 30_000.0}
     assert "observes" in r.reason
+
+
+def test_observe_says_not_measured_and_emits_nothing_when_it_cannot_judge(make_ctx):
+    ctx = make_ctx(sleep_mode="observe")
+    ctx.shared["previous_sleep"] = {"unmeasured": "no canary table"}
+    r = sleep.run(ctx)
+    assert r.status is Status.PASSED and r.measurements == {}
+    assert "not measured: no canary table" in r.reason and "not armed" in r.reason
 
 
 def test_force_mode_stops_the_task(make_ctx, aws, h):
@@ -120,7 +129,85 @@ def test_force_mode_stops_the_task(make_ctx, aws, h):
     r = sleep.run(ctx)
     assert r.status is Status.PASSED
     assert h.container_row(aws)["status"] == "stopped"
-    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+    assert ctx.tasks.scan().live == []
+
+
+# -- the previous run's sleep, judged from ECS -----
+def left_behind(ctx, clock, arn, idle_s):
+    from canary.memory import LeftRunning
+
+    at = int((clock.now() - idle_s) * 1000)
+    ctx.memory.remember(LeftRunning(arn, at, at, "earlier"))
+
+
+def stop_as_ecs(arn, *, after_s, clock, idle_s, code="EssentialContainerExited",
+                reason="Essential container in task exited"):
+    """ECS's record of how the task ended (moto keeps what the model is given)."""
+    from moto.ecs.models import ecs_backends
+
+    for task in ecs_backends["123456789012"]["us-east-1"].tasks[
+            "webordinary-edit-cluster"].values():
+        if task.task_arn == arn:
+            task.last_status = task.desired_status = "STOPPED"
+            task.stopped_reason = reason
+            task.stop_code = code
+            task.stopped_at = clock.now() - idle_s + after_s
+
+
+@pytest.fixture
+def observing(make_ctx, memory_table):
+    return make_ctx(sleep_mode="observe", idle_timeout_s=1200, sleep_check_interval_s=60,
+                    sleep_margin_s=60, lock_table=memory_table)
+
+
+def test_a_task_that_exited_after_its_idle_timeout_slept_and_its_delay_is_measured(
+        observing, aws, h, clock):
+    arn = h.run_task(aws)
+    left_behind(observing, clock, arn, idle_s=3600)
+    stop_as_ecs(arn, after_s=1245, clock=clock, idle_s=3600)
+    verdict = sleep.judge_previous(observing)
+    assert verdict["missed"] is False and verdict["delay_ms"] == pytest.approx(45_000)
+
+
+def test_a_task_still_running_past_the_bound_missed_its_sleep(observing, aws, h, clock):
+    arn = h.run_task(aws)
+    left_behind(observing, clock, arn, idle_s=3 * 3600)
+    verdict = sleep.judge_previous(observing)
+    assert verdict["missed"] is True and "still RUNNING" in verdict["why"]
+
+
+def test_a_stop_the_canary_made_itself_never_counts_as_a_sleep(observing, aws, h, clock):
+    from canary.tasks import STOP_REASON
+
+    arn = h.run_task(aws)
+    left_behind(observing, clock, arn, idle_s=3600)
+    stop_as_ecs(arn, after_s=1210, clock=clock, idle_s=3600, code="UserInitiated",
+                reason=STOP_REASON)
+    assert "stopped by the canary itself" in sleep.judge_previous(observing)["unmeasured"]
+
+
+def test_a_stop_from_outside_is_not_an_auto_sleep(observing, aws, h, clock):
+    arn = h.run_task(aws)
+    left_behind(observing, clock, arn, idle_s=3600)
+    stop_as_ecs(arn, after_s=1210, clock=clock, idle_s=3600, code="UserInitiated",
+                reason="deploy")
+    assert "stopped from outside" in sleep.judge_previous(observing)["unmeasured"]
+
+
+def test_a_row_the_canary_wrote_itself_is_not_evidence_of_a_sleep(observing, aws, h, clock):
+    # The old verdict read a `stopped` row - which the canary's own preflight had written.
+    last = int((clock.now() - 3600) * 1000)
+    h.put_container(aws, status="stopped", lastActivity=last, stoppedAt=last + 1_245_000)
+    assert "left no task running" in sleep.judge_previous(observing)["unmeasured"]
+
+
+def test_a_task_ecs_forgot_is_not_measured(observing, aws, h, clock):
+    left_behind(observing, clock, "arn:aws:ecs:us-east-1:123456789012:task/c/gone", 3600)
+    assert "no longer lists" in sleep.judge_previous(observing)["unmeasured"]
+
+
+def test_without_a_canary_table_the_previous_sleep_is_not_measured(make_ctx):
+    assert "LOCK_TABLE" in sleep.judge_previous(make_ctx(sleep_mode="observe"))["unmeasured"]
 
 
 # -- auto_save -----
@@ -211,28 +298,37 @@ def test_real_git_ls_remote_reads_a_repository(tmp_path):
 
 
 # -- cleanup -----
+def live_arns(ctx):
+    return {t["taskArn"] for t in ctx.tasks.scan().live}
+
+
 def test_cleanup_removes_mappings_and_stops_everything_in_wait_mode(make_ctx, aws, h):
     ctx = make_ctx()
     ctx.harness.create_resumption_test_session()
     ctx.harness.create_thread_mapping("s", "t1-keepalive", CID)
-    keep, extra = h.run_task(aws), h.run_task(aws)
+    keep, _extra = h.run_task(aws), h.run_task(aws)
     h.put_container(aws, status="running", taskArn=keep)
-    ctx.shared.update(preflight_done=True, extra_mappings=["t1-keepalive"],
-                      duplicate_arns=[extra])
+    ctx.shared.update(preflight_done=True, extra_mappings=["t1-keepalive"])
     r = cleanup.run(ctx)
     assert r.status is Status.PASSED
     assert ctx.state.get_mapping("t1") is None and ctx.state.get_mapping("t1-keepalive") is None
-    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+    assert live_arns(ctx) == set()
     assert h.container_row(aws)["status"] == "stopped"
 
 
-def test_cleanup_in_observe_mode_leaves_the_container_but_not_duplicates(make_ctx, aws, h):
-    ctx = make_ctx(sleep_mode="observe")
-    keep, extra = h.run_task(aws), h.run_task(aws)
-    ctx.shared.update(preflight_done=True, leave_running=True, duplicate_arns=[extra])
-    cleanup.run(ctx)
-    live = ctx.orchestrator.container_tasks(CID, include_stopped=False)
-    assert [t["taskArn"] for t in live] == [keep]
+def test_cleanup_in_observe_mode_keeps_the_rows_task_only_and_remembers_it(
+        make_ctx, aws, h, clock, memory_table):
+    ctx = make_ctx(sleep_mode="observe", lock_table=memory_table)
+    extra, keep = h.run_task(aws), h.run_task(aws)
+    h.put_container(aws, status="running", taskArn=keep)
+    ctx.shared.update(preflight_done=True, leave_running=True,
+                      last_activity_wall=clock.now() - 2)
+    r = cleanup.run(ctx)
+    assert r.status is Status.PASSED, r.reason
+    assert live_arns(ctx) == {keep}
+    left = ctx.memory.recall()
+    assert left.task_arn == keep and left.last_activity_ms == int((clock.now() - 2) * 1000)
+    assert extra not in live_arns(ctx)
 
 
 def test_cleanup_waits_for_a_late_router_wake_and_stops_it(make_ctx, aws, h, clock):
@@ -241,8 +337,18 @@ def test_cleanup_waits_for_a_late_router_wake_and_stops_it(make_ctx, aws, h, clo
     late = []
     clock.at(0.5, lambda: late.append(h.run_task(aws)))
     r = cleanup.run(ctx)
-    assert late and "stopped leftover task" in r.reason
-    assert ctx.orchestrator.container_tasks(CID, include_stopped=False) == []
+    assert late and "stopped task" in r.reason
+    assert live_arns(ctx) == set()
+
+
+def test_cleanup_waits_for_the_task_a_201_starting_promised(make_ctx, aws, h, clock):
+    ctx = make_ctx(wake_timeout_s=6)
+    ctx.shared.update(preflight_done=True, accepted_starting_at=clock.now())
+    late = []
+    clock.at(3.0, lambda: late.append(h.run_task(aws)))  # past the router's 1 s settle
+    r = cleanup.run(ctx)
+    assert late and "stopped task" in r.reason
+    assert live_arns(ctx) == set()
 
 
 def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
@@ -252,14 +358,17 @@ def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
     assert r.status is Status.FAILED and "DeleteItem gone" in r.reason
 
 
-def test_cleanup_never_stops_another_containers_task(make_ctx, aws, h):
+def test_cleanup_never_stops_a_task_no_fact_ties_to_the_session(make_ctx, aws, h):
     ctx = make_ctx()
-    foreign = h.run_task(aws, "someone-else-t9-u9")
-    ctx.shared.update(preflight_done=True, duplicate_arns=[foreign])
+    foreign, bare = h.run_task(aws, h.FOREIGN_ENV), h.run_task(aws, {})
+    for arn in (foreign, bare):
+        ctx.tasks.note_answer(arn)  # a hostile 201 named them
+    ctx.shared.update(preflight_done=True)
     r = cleanup.run(ctx)
-    assert r.status is Status.FAILED and "another container" in r.reason
-    assert [t["taskArn"] for t in ctx.orchestrator.container_tasks(
-        "someone-else-t9-u9", include_stopped=False)] == [foreign]
+    assert r.status is Status.PASSED
+    tasks = aws["ecs"].describe_tasks(cluster="webordinary-edit-cluster",
+                                      tasks=[foreign, bare])["tasks"]
+    assert [t["lastStatus"] for t in tasks] == ["RUNNING", "RUNNING"]
 
 
 def test_missing_git_executable_skips_the_remote_check(make_ctx, aws, h, clock):

@@ -22,6 +22,16 @@ def resume_ok(status="running", **extra):
     return handler
 
 
+def truthful(aws, h, **extra):
+    """Hermes that tells the truth: `running` once the containers row says so, else starting."""
+    def handler(req):
+        row = h.container_row(aws) or {}
+        status = "running" if row.get("status") == "running" else "starting"
+        return httpx.Response(201, json={"sessionId": "s", "containerId": CID, "status": status,
+                                         **extra})
+    return handler
+
+
 def router_from_table(aws, h):
     """The router: 200 + marker when the containers table says running, else loading page."""
     def handler(req):
@@ -53,7 +63,7 @@ def test_preflight_makes_a_running_container_cold_and_says_so(make_ctx, aws, h):
     assert r.status is Status.PASSED
     assert "made it cold" in r.reason and "stopped task" in r.reason
     assert h.container_row(aws)["status"] == "stopped"
-    (task,) = ctx.orchestrator.container_tasks(CID)
+    (task,) = ctx.tasks.scan(include_stopped=True).tasks
     assert task["lastStatus"] == "STOPPED"
     assert arn in ctx.shared["known_task_arns"]
 
@@ -70,39 +80,38 @@ def test_preflight_secret_failure_propagates(make_ctx, clock, h):
         preflight.run(ctx)
 
 
-def test_preflight_observe_mode_flags_a_missed_sleep(make_ctx, aws, h, clock):
+def test_preflight_observe_mode_reports_a_missed_sleep_before_making_it_cold(
+        make_ctx, aws, h, clock, memory_table):
+    from canary.memory import LeftRunning
+
+    arn = h.run_task(aws)
+    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200, lock_table=memory_table)
     last = int((clock.now() - 3 * 3600) * 1000)
-    h.put_container(aws, status="running", lastActivity=last)
-    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200, sleep_check_interval_s=60,
-                   sleep_margin_s=60)
+    ctx.memory.remember(LeftRunning(arn, last, last, "earlier"))
     r = preflight.run(ctx)
+    assert r.status is Status.PASSED
+    assert r.measurements["previous_sleep_missed"] == 1
     assert ctx.shared["previous_sleep"]["missed"] is True
-    assert any("auto-sleep missed" in f for f in r.findings)
-
-
-def test_preflight_observe_mode_measures_the_previous_sleep_delay(make_ctx, aws, h, clock):
-    last = int((clock.now() - 3600) * 1000)
-    h.put_container(aws, status="stopped", lastActivity=last,
-                    stoppedAt=last + 1200_000 + 45_000)
-    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200)
-    preflight.run(ctx)
-    assert ctx.shared["previous_sleep"] == {"missed": False, "delay_ms": 45_000}
+    assert "made it cold" in r.reason  # judged first, then stopped
 
 
 def test_preflight_does_not_judge_sleep_when_a_previous_run_left_its_mapping(
-        make_ctx, aws, h, clock):
-    h.put_container(aws, status="running", lastActivity=int((clock.now() - 9999) * 1000))
-    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200)
+        make_ctx, aws, h, clock, memory_table):
+    from canary.memory import LeftRunning
+
+    arn = h.run_task(aws)
+    ctx = make_ctx(sleep_mode="observe", idle_timeout_s=1200, lock_table=memory_table)
+    ctx.memory.remember(LeftRunning(arn, 0, 0, "earlier"))
     ctx.harness.create_thread_mapping("s", "t1", CID)
     r = preflight.run(ctx)
-    assert "previous_sleep" not in ctx.shared
-    assert any("not judged" in f for f in r.findings)
+    assert "previous_sleep_missed" not in r.measurements
+    assert any("not judged" in f and "mapping" in f for f in r.findings)
 
 
 # -- wake_hermes -----
 def test_cold_wake_measures_until_running_and_preview_answers(make_ctx, aws, h, platform,
                                                                 clock):
-    platform.hermes = resume_ok(taskArn="arn:aws:ecs:task/x")
+    platform.hermes = truthful(aws, h, taskArn="arn:aws:ecs:task/x")
     platform.router = router_from_table(aws, h)
     ctx = make_ctx()
     clock.at(0.8, lambda: h.put_container(aws, status="running"))
@@ -115,11 +124,11 @@ def test_cold_wake_measures_until_running_and_preview_answers(make_ctx, aws, h, 
     assert m["poll_interval_ms"] <= 100
     resumes = [q for q in platform.requests if q.url.host == "hermes.test"]
     assert len(resumes) == 3
-    assert ctx.shared["wake_task_arns"] == {"arn:aws:ecs:task/x"}
+    assert ctx.tasks.answered == {"arn:aws:ecs:task/x"}  # a fact to check, not yet trusted
 
 
 def test_cold_wake_polls_adaptively(make_ctx, aws, h, platform, clock):
-    platform.hermes = resume_ok()
+    platform.hermes = truthful(aws, h)
     platform.router = router_from_table(aws, h)
     clock.at(2.0, lambda: h.put_container(aws, status="running"))
     wake_hermes.run(make_ctx())
@@ -130,7 +139,7 @@ def test_cold_wake_polls_adaptively(make_ctx, aws, h, platform, clock):
 
 @pytest.mark.parametrize(("at", "status"), [(2.0, Status.DEGRADED), (3.5, Status.FAILED)])
 def test_slow_wake_is_graded_by_thresholds(make_ctx, aws, h, platform, clock, at, status):
-    platform.hermes = resume_ok()
+    platform.hermes = truthful(aws, h)
     platform.router = router_from_table(aws, h)
     clock.at(at, lambda: h.put_container(aws, status="running"))
     r = wake_hermes.run(make_ctx())
@@ -200,7 +209,7 @@ def test_one_task_passes(make_ctx, aws, h, clock):
     ctx = make_ctx()
     ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
     arn = h.run_task(aws)
-    ctx.shared["wake_task_arns"] = {arn}
+    ctx.tasks.note_answer(arn)
     h.put_container(aws, status="running", taskArn=arn)
     r = concurrency.run(ctx)
     assert r.status is Status.PASSED
@@ -211,15 +220,45 @@ def test_extra_tasks_fail_and_are_left_for_cleanup(make_ctx, aws, h, clock):
     ctx = make_ctx()
     old = h.run_task(aws)  # known before the wake: not counted
     ctx.shared.update(wake_started_wall=clock.now(), known_task_arns={old})
-    a, b, c = h.run_task(aws), h.run_task(aws), h.run_task(aws)
-    ctx.shared["wake_task_arns"] = {a}
+    a, b, _c = h.run_task(aws), h.run_task(aws), h.run_task(aws)
+    ctx.tasks.note_answer(a)
     h.put_container(aws, status="running", taskArn=b)
     r = concurrency.run(ctx)
     assert r.status is Status.FAILED
     assert r.measurements["duplicate_tasks"] == 2
     assert r.measurements["tasks_started"] == 3
-    assert sorted(ctx.shared["duplicate_arns"]) == sorted([a, c])  # the table's task is kept
-    assert "3 tasks started" in r.reason
+    assert "3 tasks started" in r.reason and "stopped in cleanup" in r.reason
+    assert old[-12:] not in r.reason
+
+
+def test_tasks_of_a_failed_wake_are_still_counted(make_ctx, aws, h, platform, clock):
+    platform.hermes = lambda req: (h.run_task(aws), httpx.Response(
+        500, json={"message": "Failed to resume session: gave up"}))[1]
+    ctx = make_ctx()
+    assert wake_hermes.run(ctx).status is Status.FAILED
+    r = concurrency.run(ctx)
+    assert r.status is Status.FAILED
+    assert r.measurements["tasks_started"] == 3 and r.measurements["duplicate_tasks"] == 2
+
+
+def test_a_foreign_task_a_201_names_is_never_counted(make_ctx, aws, h, clock):
+    ctx = make_ctx()
+    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    foreign, bare = h.run_task(aws, h.FOREIGN_ENV), h.run_task(aws, {})
+    mine = h.run_task(aws)
+    for arn in (foreign, bare, mine):
+        ctx.tasks.note_answer(arn)
+    r = concurrency.run(ctx)
+    assert r.status is Status.PASSED, r.reason
+    assert r.measurements["tasks_started"] == 1
+
+
+def test_a_wake_whose_tasks_ecs_does_not_show_is_not_measured(make_ctx, clock):
+    ctx = make_ctx()
+    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    r = concurrency.run(ctx)
+    assert r.status is Status.DEGRADED and r.reason.startswith("not measured")
+    assert "duplicate_tasks" not in r.measurements  # never a reassuring 0
 
 
 def test_concurrency_skipped_without_a_wake(make_ctx):
@@ -289,7 +328,7 @@ def test_preview_wake_stops_a_running_container_first(make_ctx, aws, h, platform
     ctx = make_ctx()
     r = wake_preview.run(ctx)
     assert r.status is Status.PASSED, r.reason
-    assert [t["lastStatus"] for t in ctx.orchestrator.container_tasks(CID)
+    assert [t["lastStatus"] for t in ctx.tasks.scan(include_stopped=True).tasks
             if t["taskArn"] == arn] == ["STOPPED"]
     assert r.measurements["loading_pages"] == 1
     assert any("stopped task" in f for f in r.findings)
@@ -302,3 +341,42 @@ def test_loading_page_text_is_matched_whatever_the_content_type(make_ctx, platfo
                   httpx.Response(200, text=MARKER)])
     platform.router = lambda req: next(pages)
     assert wake_preview.run(make_ctx()).status is Status.PASSED
+
+
+# -- verify, never trust -----
+def test_a_201_running_while_the_row_says_starting_is_a_named_violation(make_ctx, aws, h,
+                                                                         platform):
+    h.put_container(aws, status="starting")
+    platform.hermes = resume_ok()  # says running at once, whatever the table says
+    platform.router = router_from_table(aws, h)
+    r = wake_hermes.run(make_ctx(wake_timeout_s=1))
+    assert r.status is Status.FAILED
+    assert "contract violation: 201 said running but the containers row" in r.reason
+    assert "says starting" in r.reason
+    assert r.measurements["contract_violations"] == 3
+
+
+def test_a_201_running_that_names_a_foreign_task_is_a_violation(make_ctx, aws, h, platform,
+                                                                 clock):
+    foreign = h.run_task(aws, h.FOREIGN_ENV)
+    h.put_container(aws, status="running")
+    platform.hermes = resume_ok(taskArn=foreign)
+    platform.router = router_from_table(aws, h)
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "which no contract fact ties to the session" in r.reason
+    (t,) = aws["ecs"].describe_tasks(cluster="webordinary-edit-cluster", tasks=[foreign])["tasks"]
+    assert t["lastStatus"] != "STOPPED"
+
+
+def test_a_201_running_while_ecs_says_pending_is_a_violation(make_ctx, aws, h, platform):
+    from moto.ecs.models import ecs_backends
+
+    arn = h.run_task(aws)
+    for task in ecs_backends["123456789012"][h.REGION].tasks["webordinary-edit-cluster"].values():
+        task.last_status = "PENDING"
+    h.put_container(aws, status="running", taskArn=arn)
+    platform.hermes = resume_ok(taskArn=arn)
+    platform.router = router_from_table(aws, h)
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED and "ECS says task" in r.reason and "PENDING" in r.reason
