@@ -3,8 +3,10 @@
 Cheap to import: moto, boto3 and the servers load only when a Sandbox starts.
 """
 
-from sandbox.faults import FAULTS
+from sandbox.faults import FAULTS, Fault
 from sandbox.platform import Sandbox, SandboxConfigError, SandboxError, SandboxInfo
 from sandbox.variations import VARIATIONS
 
-__all__ = ["FAULTS", "VARIATIONS", "Sandbox", "SandboxConfigError", "SandboxError", "SandboxInfo"]
+__all__ = [
+    "FAULTS", "VARIATIONS", "Fault", "Sandbox", "SandboxConfigError", "SandboxError", "SandboxInfo",
+]

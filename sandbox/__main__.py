@@ -1,9 +1,10 @@
 """`python -m sandbox`: start the sandbox, print its JSON line, serve until interrupted.
 
-`--list-faults` prints one fault per line (name, then description); `--fault NAME`
-(repeatable) switches a fault on. `--list-variations` and `--variation NAME` do the same
-for variations (what the contract leaves open). The API key is never printed: read it from
-Secrets Manager at `secret_arn` (endpoint `aws_endpoint_url`).
+`--list-faults` prints one fault per line (name, then description); `--fault-matrix` prints
+the fault matrix (how the canary proves it catches each fault) as the README's Markdown
+table; `--fault NAME` (repeatable) switches a fault on. `--list-variations` and
+`--variation NAME` do the same for variations (what the contract leaves open). The API key
+is never printed: read it from Secrets Manager at `secret_arn` (endpoint `aws_endpoint_url`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import sys
 import threading
 
-from sandbox.faults import FAULTS, UnknownFaultError, validate
+from sandbox.faults import FAULTS, UnknownFaultError, matrix_markdown, validate
 from sandbox.variations import VARIATIONS, UnknownVariationError
 from sandbox.variations import validate as validate_variations
 
@@ -21,6 +22,8 @@ from sandbox.variations import validate as validate_variations
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     p.add_argument("--list-faults", action="store_true", help="print the fault registry and exit")
+    p.add_argument("--fault-matrix", action="store_true",
+                   help="print the fault matrix as a Markdown table and exit")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="switch a fault on (repeatable; see --list-faults)")
     p.add_argument("--list-variations", action="store_true",
@@ -43,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.fault_matrix:
+        print(matrix_markdown(), end="")
+        return 0
     if args.list_faults or args.list_variations:
         for name, description in (FAULTS if args.list_faults else VARIATIONS).items():
             print(f"{name}\t{description}")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.faults import Fault
 from sandbox.ground_truth import GroundTruth
 from sandbox.httpserver import Handler, HttpServer
 from sandbox.state import Tables, now_ms
@@ -106,7 +107,7 @@ class EditContainer:
         working_copy: WorkingCopy,
         truth: GroundTruth,
         timing: Timing,
-        faults: frozenset[str],
+        faults: frozenset[Fault],
         on_exit: Callable[[EditContainer, str], None],
         variations: frozenset[str] = frozenset(),
     ) -> None:
@@ -139,7 +140,7 @@ class EditContainer:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         """Open the port, register `running` in the containers table, start the sleep loop."""
-        if "unreachable_container" in self.faults:
+        if Fault.UNREACHABLE_CONTAINER in self.faults:
             # A bound socket that never listens: connections are refused, the port stays ours.
             self._dead_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._dead_socket.bind(("127.0.0.1", 0))
@@ -260,7 +261,7 @@ class EditContainer:
         idle_reported = False
         while not self._stop.wait(self.timing.check_interval_s):
             self._mark_idle()
-            if "never_sleeps" in self.faults:
+            if Fault.NEVER_SLEEPS in self.faults:
                 continue
             with self._lock:
                 idle_for = time.monotonic() - self._last_activity
@@ -270,7 +271,7 @@ class EditContainer:
             if not idle_reported:
                 self.truth.record(self.container_id, "idle_detected")
                 idle_reported = True
-            if "sleeps_despite_sessions" not in self.faults:
+            if Fault.SLEEPS_DESPITE_SESSIONS not in self.faults:
                 try:
                     active = self.tables.count_active_sessions(self.container_id)
                 except Exception:
@@ -297,12 +298,12 @@ class EditContainer:
 
     def _auto_save(self) -> None:
         at = dt.datetime.now(dt.UTC)
-        if "autosave_push_fails" in self.faults:
+        if Fault.AUTOSAVE_PUSH_FAILS in self.faults:
             self.working_copy.break_remote()
         try:
             saved = self.working_copy.auto_save(
                 f"Auto-save: Container sleeping at {at.isoformat().replace('+00:00', 'Z')}",
-                push="autosave_lost" not in self.faults,
+                push=Fault.AUTOSAVE_LOST not in self.faults,
                 at_ms=int(at.timestamp() * 1000),
             )
         except Exception:  # a broken working copy: nothing saved, the container still stops
@@ -312,7 +313,7 @@ class EditContainer:
         if saved.pushed:
             self.truth.record(self.container_id, "pushed")
         # autosave_lost: records pushed=true although nothing was pushed
-        pushed = True if "autosave_lost" in self.faults else saved.pushed
+        pushed = True if Fault.AUTOSAVE_LOST in self.faults else saved.pushed
         self.tables.update_container(self.container_id, {
             "lastAutoSave": {"at": saved.at_ms, "commit": saved.commit, "pushed": pushed},
         })

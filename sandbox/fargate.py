@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.container import ContainerEnv, EditContainer, Timing
+from sandbox.faults import Fault
 from sandbox.ground_truth import GroundTruth
 from sandbox.state import Tables
 from sandbox.variations import override_names
@@ -39,7 +40,7 @@ class Fargate:
         truth: GroundTruth,
         timing: Timing,
         boot_delay_s: float,
-        faults: frozenset[str],
+        faults: frozenset[Fault],
         variations: frozenset[str] = frozenset(),
     ) -> None:
         from moto.ecs.models import ecs_backends  # the in-process moto server's backend
@@ -52,7 +53,8 @@ class Fargate:
         self.workspaces = workspaces
         self.truth = truth
         self.timing = timing
-        self.boot_delay_s = max(boot_delay_s, 4.0) if "slow_wake" in faults else boot_delay_s
+        slow = Fault.SLOW_WAKE in faults
+        self.boot_delay_s = max(boot_delay_s, 4.0) if slow else boot_delay_s
         self.faults = faults
         self.variations = variations
         self.override_names = override_names(variations)
@@ -122,7 +124,7 @@ class Fargate:
     def _env(self, task: Any) -> ContainerEnv:
         """What the task's container reads from its overrides (ValueError if it cannot)."""
         return ContainerEnv.from_overrides(
-            task.overrides, self.override_names, "row_key_mismatch" in self.faults
+            task.overrides, self.override_names, Fault.ROW_KEY_MISMATCH in self.faults
         )
 
     def _container_id_of(self, task: Any) -> str | None:
@@ -169,7 +171,7 @@ class Fargate:
         self.truth.record(env.container_id, "task_started")
         if self._stopping.wait(self.boot_delay_s) or task.last_status == "STOPPED":
             return
-        if "wake_fails" in self.faults:
+        if Fault.WAKE_FAILS in self.faults:
             self._mark_stopped(
                 task, "Essential container in task exited (exit code 1 while booting)", EXITED, 1
             )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sandbox.aws import AwsNames, AwsResources
 from sandbox.container import WAKE_PATH
+from sandbox.faults import Fault
 from sandbox.ground_truth import GroundTruth
 from sandbox.httpserver import Handler
 from sandbox.state import ConditionFailedError, Tables, now_ms
@@ -58,7 +59,8 @@ class ResumeFailedError(HermesError):
 
 #: faults with no conditional claim of a stopped container before starting its task
 UNGUARDED = frozenset({
-    "duplicate_tasks", "concurrent_wake_fails", "row_key_mismatch", "containers_read_error",
+    Fault.DUPLICATE_TASKS, Fault.CONCURRENT_WAKE_FAILS, Fault.ROW_KEY_MISMATCH,
+    Fault.CONTAINERS_READ_ERROR,
 })
 START_LATER_S = 1.0  # answers_starting: how long after its answer Hermes starts the task
 
@@ -85,7 +87,7 @@ class Hermes:
         names: AwsNames,
         resources: AwsResources,
         truth: GroundTruth,
-        faults: frozenset[str],
+        faults: frozenset[Fault],
         api_key: str,
         wake_timeout_s: float,
         starting_timeout_s: float,
@@ -115,7 +117,7 @@ class Hermes:
         self._background_lock = threading.Lock()
 
     def authorized(self, header: str | None) -> bool:
-        if "auth_not_enforced" in self.faults:
+        if Fault.AUTH_NOT_ENFORCED in self.faults:
             return True
         expected = f"Bearer {self._api_key}"
         return header is not None and hmac.compare_digest(header.encode(), expected.encode())
@@ -151,9 +153,9 @@ class Hermes:
             "status": row.get("status"),
             "taskArn": row.get("taskArn"),
         }
-        if "always_running" in self.faults:
+        if Fault.ALWAYS_RUNNING in self.faults:
             answer["status"] = "running"
-        if "foreign_task_arn" in self.faults and self.foreign_task_arns:
+        if Fault.FOREIGN_TASK_ARN in self.faults and self.foreign_task_arns:
             answer["taskArn"] = self.foreign_task_arns[-1]
         if "sparse_answers" in self.variations:
             for optional in ("sessionId", "containerIp", "taskArn"):
@@ -180,13 +182,13 @@ class Hermes:
 
     # -- reading the containers table (containers_read_error: every read fails) ---------
     def _touch_if_running(self, container_id: str) -> dict[str, Any] | None:
-        if "containers_read_error" in self.faults:
+        if Fault.CONTAINERS_READ_ERROR in self.faults:
             return None
         return self.tables.touch_if_running(container_id, now_ms())
 
     def _read_container(self, container_id: str) -> dict[str, Any] | None:
         """The row, or None when absent or when the read fails (counted as stopped)."""
-        if "containers_read_error" in self.faults:
+        if Fault.CONTAINERS_READ_ERROR in self.faults:
             return None
         return self.tables.get_container(container_id)
 
@@ -195,7 +197,7 @@ class Hermes:
         while True:
             touched = self._touch_if_running(container_id)
             if touched is not None:  # running: lastActivity updated, answer at once
-                if "slow_resume" in self.faults:
+                if Fault.SLOW_RESUME in self.faults:
                     self.stopping.wait(1.0)
                 return touched
             row = self._read_container(container_id)
@@ -206,7 +208,7 @@ class Hermes:
             elif status == "stopped":
                 answer = self._wake(container_id, session, thread_id)
             elif status != "running":  # starting (another call's wake) or stopping (auto-save)
-                if "always_running" in self.faults:
+                if Fault.ALWAYS_RUNNING in self.faults:
                     return row or {}
                 if self.stopping.wait(self.poll_interval_s):
                     raise ResumeFailedError("Failed to resume session: Hermes is shutting down")
@@ -239,12 +241,12 @@ class Hermes:
                 return None  # another call is starting it: poll as `starting`
         self.truth.record(container_id, "wake_requested")
         start = self._plan(container_id, session, thread_id)
-        if "answers_starting" in self.faults:
+        if Fault.ANSWERS_STARTING in self.faults:
             self._start_in_background(start)
             return {"status": "starting"}
-        if "always_running" in self.faults:
+        if Fault.ALWAYS_RUNNING in self.faults:
             return self._start_task(start, wait=False)
-        if "concurrent_wake_fails" not in self.faults:
+        if Fault.CONCURRENT_WAKE_FAILS not in self.faults:
             return self._start_task(start)
         with self._overlaps.track(container_id) as overlapped:
             row = self._start_task(start)
@@ -259,7 +261,7 @@ class Hermes:
         client_id = str(session.get("clientId") or container_id.split("-", 1)[0])
         user_id = str(session.get("userId") or container_id.rsplit("-", 1)[-1])
         session_id = str(session["sessionId"])
-        if "row_key_mismatch" in self.faults:  # as observed: THREAD_ID=sessionId, its row
+        if Fault.ROW_KEY_MISMATCH in self.faults:  # as observed: THREAD_ID=sessionId, its row
             return _Start(container_id, session_id, client_id, user_id, session_id, session_id)
         return _Start(container_id, container_id, client_id, user_id, thread_id, session_id)
 
@@ -475,7 +477,7 @@ class HermesHandler(Handler):
         try:
             answer = hermes.resume_preview(body)
         except SessionNotFoundError as exc:
-            if "wrong_unknown_status" in hermes.faults:
+            if Fault.WRONG_UNKNOWN_STATUS in hermes.faults:
                 self.send_json(500, {"statusCode": 500, "message": "Internal server error"})
             else:
                 self.send_json(404, exc.body())

@@ -271,7 +271,7 @@ class Sandbox:
             idle_mark_s=self.idle_mark_s,
             check_interval_s=self.check_interval_s,
             boot_delay_s=fargate.boot_delay_s,
-            faults=tuple(sorted(self.faults)),
+            faults=tuple(sorted(str(f) for f in self.faults)),
             variations=tuple(sorted(self.variations)),
             canary_table=names.canary_table,
             foreign_task_arns=foreign,

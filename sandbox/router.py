@@ -13,6 +13,7 @@ import json
 import threading
 from typing import Any
 
+from sandbox.faults import Fault
 from sandbox.hermes import RESUME_PATH
 from sandbox.httpserver import Handler
 from sandbox.state import Tables
@@ -42,7 +43,7 @@ class Router:
         tables: Tables,
         hermes_url: str,
         api_key: str,
-        faults: frozenset[str],
+        faults: frozenset[Fault],
         retry_after_s: int,
         forward_timeout_s: float,
         wake_call_timeout_s: float,
@@ -59,7 +60,7 @@ class Router:
 
     def request_wake(self, thread_id: str, client_id: str, container_id: str) -> None:
         """Fire-and-forget resume-preview; at most one call in flight per container."""
-        if "router_no_wake" in self.faults:
+        if Fault.ROUTER_NO_WAKE in self.faults:
             return
         with self._lock:
             t = self._waking.get(container_id)
@@ -125,7 +126,7 @@ class RouterHandler(Handler):
             self.send(404, "Not Found\n")
             return
         if (self.headers.get("Upgrade") or "").lower() == "websocket":
-            if "websocket_not_refused" in router.faults:
+            if Fault.WEBSOCKET_NOT_REFUSED in router.faults:
                 self.send(200, "WebSocket upgrade accepted\n")
             else:
                 self.send(502, "WebSocket not supported: the preview router cannot upgrade\n")
@@ -133,7 +134,7 @@ class RouterHandler(Handler):
         mapping = router.tables.get_mapping(thread_id)
         container_id = (mapping or {}).get("containerId", "")
         if mapping is None or not container_id.startswith(f"{client_id}-"):
-            status = 200 if "router_unknown_ok" in router.faults else 404
+            status = 200 if Fault.ROUTER_UNKNOWN_OK in router.faults else 404
             self.send(status, NOT_FOUND.format(thread=html.escape(thread_id),
                                                client=html.escape(client_id)),
                       "text/html; charset=utf-8")
@@ -146,7 +147,7 @@ class RouterHandler(Handler):
             return
         router.request_wake(thread_id, client_id, container_id)
         headers = {"Cache-Control": "no-store"}
-        if "no_retry_after" not in router.faults:
+        if Fault.NO_RETRY_AFTER not in router.faults:
             headers["Retry-After"] = str(router.retry_after_s)
         self.send(
             202,

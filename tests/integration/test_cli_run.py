@@ -14,7 +14,7 @@ import pytest
 
 import sandbox
 from canary.cli import main
-from canary.runner import STEP_NAMES
+from canary.scenario import STEP_NAMES
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,16 +84,13 @@ def test_failed_check_exits_1_and_human_output_has_no_key(recorded):
     assert key not in out and key not in err
 
 
-@pytest.mark.parametrize(("fault", "says"), [
-    ("row_key_mismatch", "is not the one the container writes"),
-    ("always_running", "201 said running but the containers row"),
-    ("containers_read_error", "for a running container started"),
-    ("concurrent_wake_fails", "tasks started for one wake"),
-    ("foreign_task_arn", "no contract fact ties to the session"),
-])
-def test_each_observed_production_defect_exits_1_with_a_reason_naming_it(fault, says):
+@pytest.mark.parametrize("fault", [
+    f for f in sandbox.Fault if f.spec.production_defect and not f.spec.expected_ok
+], ids=str)
+def test_each_observed_production_defect_exits_1_with_a_reason_naming_it(fault):
     code, out, err = run_in_process("run", "--fault", fault, "--quiet")
     assert code == 1, out + err
+    _, says = fault.spec.reason  # the words the fault matrix says its step's reason contains
     assert says in out, out
 
 

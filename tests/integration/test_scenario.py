@@ -11,8 +11,9 @@ import pytest
 from canary.clock import SystemClock
 from canary.config import CanaryConfig
 from canary.models import RunResult, Status
-from canary.runner import STEP_NAMES, run_scenario
-from sandbox import FAULTS, Sandbox
+from canary.runner import run_scenario
+from canary.scenario import STEP_NAMES
+from sandbox import Fault, Sandbox
 from sandbox.variations import VARIATIONS
 
 pytestmark = pytest.mark.integration
@@ -68,85 +69,27 @@ def test_healthy_sandbox_passes_every_step_and_measures_honestly(make_platform):
     assert wake["poll_interval_ms"] <= 100
 
 
-# fault -> the steps that must fail (exactly), and a metric that must show it
-CAUGHT = {
-    "slow_wake": ({"wake_hermes"}, ("ContainerWakeTime", lambda v: v > 3000)),
-    "wake_fails": ({"wake_hermes", "wake_preview"}, None),
-    "slow_resume": ({"warm_api"}, ("APIResponseTime", lambda v: v > 500)),
-    "duplicate_tasks": ({"concurrency"}, ("DuplicateTasks", lambda v: v >= 1)),
-    "router_no_wake": ({"wake_preview"}, None),
-    "no_retry_after": ({"wake_preview"}, ("ContractViolations", lambda v: v >= 1)),
-    "wrong_unknown_status": ({"hermes_not_found"}, ("ContractViolations", lambda v: v >= 1)),
-    "websocket_not_refused": ({"websocket"}, ("ContractViolations", lambda v: v >= 1)),
-    "never_sleeps": ({"sleep"}, ("AutoSleepMissed", lambda v: v == 1)),
-    "sleeps_despite_sessions": ({"sleep"}, None),
-    "autosave_lost": ({"auto_save"}, ("AutoSaveFailed", lambda v: v == 1)),
-    "autosave_push_fails": ({"auto_save"}, ("AutoSaveFailed", lambda v: v == 1)),
-    "unreachable_container": ({"wake_hermes", "route", "wake_preview"}, None),
-    "router_unknown_ok": ({"router_not_found"}, ("ContractViolations", lambda v: v >= 1)),
-    # production's observed defects (docs/CONTRACT.md)
-    "row_key_mismatch": ({"wake_hermes", "concurrency", "route", "warm_api", "wake_preview"},
-                         ("ResumeStartedTask", lambda v: v >= 1)),
-    "always_running": ({"wake_hermes"}, ("ContractViolations", lambda v: v >= 1)),
-    "containers_read_error": ({"concurrency", "warm_api"}, ("ResumeStartedTask", lambda v: v >= 1)),
-    "concurrent_wake_fails": ({"wake_hermes", "concurrency"}, ("DuplicateTasks", lambda v: v >= 1)),
-    "foreign_task_arn": ({"wake_hermes", "warm_api"}, ("ContractViolations", lambda v: v >= 1)),
-}
-# fault -> (the step whose reason names the defect, words of that reason)
-REASON = {
-    "slow_wake": ("wake_hermes", "over the failed threshold"),
-    "wake_fails": ("wake_hermes", "Failed to resume session"),
-    "slow_resume": ("warm_api", "over the failed threshold"),
-    "duplicate_tasks": ("concurrency", "tasks started for one wake"),
-    "router_no_wake": ("wake_preview", "did not answer 200"),
-    "no_retry_after": ("wake_preview", "Retry-After"),
-    "wrong_unknown_status": ("hermes_not_found", "expected 404"),
-    "websocket_not_refused": ("websocket", "WebSocket"),
-    "never_sleeps": ("sleep", "auto-sleep missed"),
-    "sleeps_despite_sessions": ("sleep", "active session"),
-    "autosave_lost": ("auto_save", "not on the remote"),
-    "autosave_push_fails": ("auto_save", "not pushed"),
-    "unreachable_container": ("wake_hermes", "Container unreachable"),
-    "router_unknown_ok": ("router_not_found", "Edit Session Not Found"),
-    "row_key_mismatch": ("wake_hermes", "is not the one the container writes"),
-    "always_running": ("wake_hermes", "201 said running but the containers row"),
-    "containers_read_error": ("warm_api", "for a running container started"),
-    "concurrent_wake_fails": ("concurrency", "tasks started for one wake"),
-    "foreign_task_arn": ("wake_hermes", "no contract fact ties to the session"),
-}
-# Sandbox options a fault needs to show: under the row-key defect the woken containers find
-# no session on the row they write and sleep at the idle timeout; keep them up for warm_api.
-OPTIONS = {"row_key_mismatch": {"idle_timeout_s": 20.0}}
+# The fault matrix (sandbox/faults.py) says, per fault, the steps that must fail (exactly),
+# the words of one step's reason, the metric that must move and the options the proof needs.
+CAUGHT = [f for f in Fault if not f.spec.expected_ok]  # the others have tests of their own
 
 
-SLEEP_FAULTS = {"never_sleeps", "sleeps_despite_sessions", "autosave_lost", "autosave_push_fails"}
-
-
-def test_every_sandbox_fault_is_covered():
-    assert set(FAULTS) == {*CAUGHT, "auth_not_enforced", "answers_starting"}
-
-
-@pytest.mark.parametrize("fault", sorted(CAUGHT))
+@pytest.mark.parametrize("fault", CAUGHT, ids=str)
 def test_fault_is_caught_by_its_step(make_platform, fault):
-    p = make_platform(faults=[fault], **OPTIONS.get(fault, {}))
+    spec = fault.spec
+    p = make_platform(faults=[fault], **spec.sandbox_options)
     sb = p.sb
-    # A slow wake (4 s boot) still completes and is measured (through Hermes only: the
-    # preview path would only wait 4 s more); elsewhere a shorter give-up keeps runs quick.
-    # Faults outside the sleep put the container to sleep by force (the healthy run covers
-    # the wait mode), which saves the ~3 s of watching an idle container.
-    sleep_mode = "wait" if fault in SLEEP_FAULTS else "force"
-    if fault == "slow_wake":
-        run = run_against(sb, wake_timeout_s=6, wake_paths=("hermes",), sleep_mode=sleep_mode)
-    else:
-        run = run_against(sb, wake_timeout_s=3, sleep_mode=sleep_mode)
-    steps, metric = CAUGHT[fault]
+    # A shorter give-up keeps runs quick unless the fault says otherwise. Faults outside the
+    # sleep put the container to sleep by force (the healthy run covers the wait mode), which
+    # saves the ~3 s of watching an idle container.
+    sleep_mode = "wait" if spec.watches_sleep else "force"
+    run = run_against(sb, **{"wake_timeout_s": 3, "sleep_mode": sleep_mode, **spec.run_options})
     assert not run.ok
-    assert failed(run) == steps, [(s.name, s.status.value, s.reason) for s in run.steps]
-    step, words = REASON[fault]
+    assert failed(run) == set(spec.fails), [(s.name, s.status.value, s.reason) for s in run.steps]
+    step, words = spec.reason
     assert words in run.step(step).reason, run.step(step).reason
-    if metric is not None:
-        name, check = metric
-        assert check(run.metrics[name]), (name, run.metrics)
+    if spec.metric is not None:
+        assert spec.metric.holds(run.metrics), (str(spec.metric), run.metrics)
     assert run.step("cleanup").status is Status.PASSED
     assert run.error == ""
     assert live_tasks(p) == []  # extras and leftovers stopped
