@@ -1,11 +1,13 @@
-"""The Lambda asset, built locally (no Docker): runtime deps + the `canary` package.
+"""The Lambda asset, built locally (no Docker): runtime deps + the canary modules it runs.
 
 pip installs `requirements-lambda.txt` as manylinux aarch64 wheels for the
 Lambda's Python version into `.build/lambda-deps/<key>/`, keyed by a hash of
 the requirements, platform and Python version, so only the first synth on a
-machine downloads anything. Each bundle then copies that cache and `canary/`
-into the asset directory. Nothing else of the repository (sandbox, tests,
-infra) goes in.
+machine downloads anything. Each bundle then copies that cache and the modules
+of `canary/` that the handler can import (`infra/import_closure.py`: every import
+statement at any depth, so the lazy imports of the handler, runner and steps
+too) into the asset directory. The CLI, the report and the alarm evaluator stay
+out, as does everything else of the repository (sandbox, tests, infra).
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from infra.import_closure import package_closure
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = "manylinux2014_aarch64"
 PACKAGE = "canary"
+ENTRY_MODULE = "canary.handler"
+"""The module of the function's handler; the asset holds what it can import."""
 # The Lambda runtime ships boto3/botocore (and s3transfer); never bundle them.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 _PRUNE_DIRS = {"__pycache__", "tests", "test"}
@@ -75,9 +81,11 @@ class LocalPythonBundler:
         project_root: Path = PROJECT_ROOT,
         cache_dir: Path | None = None,
         requirements: Path | None = None,
+        entry: str = ENTRY_MODULE,
     ) -> None:
         self.python_version = python_version
         self.project_root = project_root
+        self.entry = entry
         self.requirements = requirements or project_root / "requirements-lambda.txt"
         self.cache_dir = cache_dir or project_root / ".build" / "lambda-deps"
 
@@ -88,14 +96,21 @@ class LocalPythonBundler:
             _BUNDLER_VERSION.encode(),
         )[:24]
 
+    def modules(self) -> list[Path]:
+        """The package's files the Lambda can import, relative to the project root."""
+        return package_closure(self.project_root, self.entry)
+
+    def installed(self) -> list[str]:
+        """The distributions in the dependency cache (`httpx-0.28.1.dist-info`...):
+        unpinned transitive dependencies resolve to whatever was current at install."""
+        return sorted(path.name for path in self.dependencies().glob("*.dist-info"))
+
     def asset_hash(self) -> str:
-        """Changes whenever the bundle would: deps key + every file of the package."""
-        parts = [self.deps_key.encode()]
-        package = self.project_root / PACKAGE
-        for path in sorted(package.rglob("*")):
-            if path.is_file() and not (_PRUNE_DIRS & set(path.relative_to(package).parts)) \
-                    and path.suffix not in (".pyc", ".pyo"):
-                parts += [str(path.relative_to(package)).encode(), path.read_bytes()]
+        """Changes whenever the bundle would: deps key, the installed distributions and
+        every bundled module. Installs the dependencies on first use (as bundling would)."""
+        parts = [self.deps_key.encode(), *(name.encode() for name in self.installed())]
+        for relative in self.modules():
+            parts += [relative.as_posix().encode(), (self.project_root / relative).read_bytes()]
         return _sha256(*parts)
 
     def dependencies(self) -> Path:
@@ -132,12 +147,23 @@ class LocalPythonBundler:
     def try_bundle(self, output_dir: str, options: Any = None) -> bool:
         out = Path(output_dir)
         _copy_tree(self.dependencies(), out)
-        _copy_tree(self.project_root / PACKAGE, out / PACKAGE)
+        self.copy_modules(out)
         return True
+
+    def copy_modules(self, out: Path) -> list[Path]:
+        """Copy the package's modules the Lambda can import into `out`; return them."""
+        modules = self.modules()
+        for relative in modules:
+            (out / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.project_root / relative, out / relative)
+        return modules
 
 
 def canary_code(runtime: lambda_.Runtime) -> lambda_.Code:
-    """The function's code asset, bundled locally for `runtime` (e.g. python3.14)."""
+    """The function's code asset, bundled locally for `runtime` (e.g. python3.14).
+
+    The bundler decides the asset's content (and its hash), not the source path.
+    """
     version = runtime.name.removeprefix("python")
     bundler = LocalPythonBundler(version)
     return lambda_.Code.from_asset(
