@@ -16,14 +16,6 @@ ENVIRONMENT_DIMENSION = "Environment"
 STEP_DIMENSION = "Step"
 CLIENT_DIMENSION = "ClientId"
 
-# The scenario's steps, in order: the values of the Step dimension of StepSuccess.
-# canary/runner.py runs exactly these; the dashboard graphs each.
-STEP_NAMES: tuple[str, ...] = (
-    "preflight", "wake_hermes", "concurrency", "route", "warm_api", "hermes_not_found",
-    "router_not_found", "websocket", "auth", "wake_preview", "sleep", "auto_save", "cleanup",
-)
-
-
 class Unit(StrEnum):
     """CloudWatch units used by the catalogue (a subset of CloudWatch's)."""
 

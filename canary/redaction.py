@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,10 +230,10 @@ class RedactSecrets(logging.Filter):
         if (masked := redact(message)) != message:
             record.msg, record.args = masked, ()
         if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            text = f"{type(exc).__name__}: {exc}"
-            if (masked := redact(text)) != text:
-                record.exc_info = (RedactedError, RedactedError(masked), record.exc_info[2])
+            # The whole traceback, chained causes and contexts included, masked as text.
+            text = "".join(traceback.format_exception(*record.exc_info))
+            if (masked := redact(text)) != text:  # kept as an exception, for JSON loggers
+                record.exc_info = (RedactedError, RedactedError(masked.rstrip("\n")), None)
                 record.exc_text = None
         for key, value in list(vars(record).items()):
             if key in _STANDARD_RECORD_KEYS or not isinstance(value, str | dict | list | tuple):

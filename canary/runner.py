@@ -14,7 +14,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -32,23 +31,9 @@ from canary.harness import Harness
 from canary.memory import RunMemory
 from canary.models import RunResult, Status, StepResult
 from canary.redaction import cut, mask
+from canary.scenario import SCENARIO, Scenario
 from canary.secrets import ApiKeyProvider, SecretError
-from canary.steps import (
-    auth,
-    auto_save,
-    cleanup,
-    concurrency,
-    hermes_not_found,
-    preflight,
-    route,
-    router_not_found,
-    sleep,
-    wake_hermes,
-    wake_preview,
-    warm_api,
-    websocket,
-)
-from canary.steps.base import RunContext
+from canary.steps.base import RunContext, Step
 from canary.tasks import SessionIdentity, SessionTasks
 
 log = logging.getLogger(__name__)
@@ -103,55 +88,6 @@ class Dependencies:
         self.api_key.close()
 
 
-@dataclass(frozen=True)
-class StepSpec:
-    name: str
-    module: ModuleType
-    depends: tuple[str, ...] = ()
-
-
-# The order matters: wake_preview makes the container cold again itself, then `sleep`
-# puts the preview-woken container to sleep, and `auto_save` checks what it saved.
-STEPS: tuple[StepSpec, ...] = (
-    StepSpec("preflight", preflight),
-    StepSpec("wake_hermes", wake_hermes, ("preflight",)),
-    # No masking: concurrency counts whatever the wake started and auth probes without a
-    # container, whatever the wake's outcome; route and warm_api need the container up (the
-    # table or ECS says so) and skip only when neither ever did (steps/base.py).
-    StepSpec("concurrency", concurrency, ("preflight",)),
-    StepSpec("route", route, ("preflight",)),
-    StepSpec("warm_api", warm_api, ("preflight",)),
-    StepSpec("hermes_not_found", hermes_not_found, ("preflight",)),
-    StepSpec("router_not_found", router_not_found, ("preflight",)),
-    StepSpec("websocket", websocket, ("preflight",)),
-    StepSpec("auth", auth, ("preflight",)),
-    StepSpec("wake_preview", wake_preview, ("preflight",)),
-    StepSpec("sleep", sleep, ("preflight",)),
-    StepSpec("auto_save", auto_save, ("preflight", "sleep")),
-)
-CLEANUP = StepSpec("cleanup", cleanup)
-STEP_NAMES: tuple[str, ...] = (*(s.name for s in STEPS), CLEANUP.name)
-
-# catalogue metric -> (step, measurement)
-LATENCIES = {
-    "ContainerWakeTime": ("wake_hermes", "wake_ms"),
-    "PreviewWakeTime": ("wake_preview", "wake_ms"),
-    "APIResponseTime": ("warm_api", "response_ms"),
-    "RouteLatency": ("route", "latency_ms"),
-    "AutoSleepDelay": ("sleep", "auto_sleep_delay_ms"),
-}
-COUNTS = {
-    "DuplicateTasks": ("concurrency", "duplicate_tasks"),
-    "ResumeStartedTask": ("warm_api", "resume_started_tasks"),
-    "AutoSleepMissed": ("sleep", "auto_sleep_missed"),
-    "AutoSaveFailed": ("auto_save", "auto_save_failed"),
-    "AuthNotEnforced": ("auth", "auth_not_enforced"),
-}
-# observe mode: preflight judged the previous run's sleep; used when `sleep` did not run
-FALLBACKS = {
-    "AutoSleepMissed": ("preflight", "previous_sleep_missed"),
-    "AutoSleepDelay": ("preflight", "previous_auto_sleep_delay_ms"),
-}
 OVERRUN_GRACE_S = 5.0
 """How long past its deadline a hanging step is waited for, at most; never more than half
 the cleanup reserve, so the steps, their graces and cleanup all end within the budget."""
@@ -177,6 +113,7 @@ def run_scenario(
     deadline_s: float | None = None,
     on_step: Callable[[StepResult], None] | None = None,
     run_id: str | None = None,
+    scenario: Scenario = SCENARIO,
 ) -> RunResult:
     """Run the scenario once. `deadline_s`: seconds from now the whole run may take
     (default config.budget_s; the Lambda passes less when its own time is shorter)."""
@@ -193,9 +130,12 @@ def run_scenario(
     ctx = build_context(config, _bounded(deps, aws_limit), clock, run_id)
 
     broken: dict[str, str] = {}  # step -> "failed" / "skipped": its dependants skip
-    for spec in STEPS:
+    for spec in scenario.steps:
         failed_dep = next((d for d in spec.depends if d in broken), None)
-        if failed_dep is not None:
+        if spec.wake_path is not None and spec.wake_path not in config.wake_paths:
+            step = StepResult(spec.name, Status.SKIPPED,
+                              reason=f"skipped: '{spec.wake_path}' not in WAKE_PATHS")
+        elif failed_dep is not None:
             step = StepResult(spec.name, Status.SKIPPED,
                               reason=f"skipped: {failed_dep} {broken[failed_dep]}")
             broken[spec.name] = "skipped"
@@ -214,9 +154,10 @@ def run_scenario(
     now = clock.monotonic()
     cleanup_end = max(run_end, now + min(reserve / 2, MIN_CLEANUP_S))
     ctx.deadline = cleanup_end - min(OVERRUN_GRACE_S, (cleanup_end - now) / 4)
-    _emit(run, _run_step(CLEANUP, ctx, run, aws_limit, hard_end=cleanup_end), on_step)
+    _emit(run, _run_step(scenario.cleanup, ctx, run, aws_limit, hard_end=cleanup_end),
+          on_step)
     run.duration_ms = round((clock.monotonic() - start) * 1000, 1)
-    run.metrics = collect_metrics(run)
+    run.metrics = collect_metrics(run, scenario)
     return run
 
 
@@ -245,7 +186,7 @@ def _bounded(deps: Dependencies, limit: Deadline) -> Dependencies:
                    ecs=BoundedClient(deps.ecs, limit))
 
 
-def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult, aws_limit: Deadline, *,
+def _run_step(spec: Step, ctx: RunContext, run: RunResult, aws_limit: Deadline, *,
               hard_end: float) -> StepResult:
     """Run one step under a watchdog: a step still running at `hard_end` (its deadline plus
     a grace; an AWS call hanging, a socket that never closes) is abandoned and failed, so
@@ -256,7 +197,7 @@ def _run_step(spec: StepSpec, ctx: RunContext, run: RunResult, aws_limit: Deadli
 
     def target() -> None:
         try:
-            box["step"] = spec.module.run(ctx)
+            box["step"] = spec.run(ctx)
         except BaseException as exc:  # handed to the runner's thread below
             box["exc"] = exc
 
@@ -312,23 +253,21 @@ def _emit(run: RunResult, step: StepResult, on_step: Callable[[StepResult], None
             log.exception("on_step callback raised")
 
 
-def collect_metrics(run: RunResult) -> dict[str, float]:
-    """RunResult.metrics from the steps' measurements (catalogue names).
-
-    Latencies only when measured successfully (the step put them there); counts when the
-    step that measures them ran; ContractViolations always (the sum over all steps).
-    """
+def collect_metrics(run: RunResult, scenario: Scenario = SCENARIO) -> dict[str, float]:
+    """RunResult.metrics from the steps' measurements, as each step declares them
+    (`Step.measures`), in run order: a later step's value wins. Only from steps that ran
+    (not skipped) and put a number there - a check that could not run leaves its metric
+    out. ContractViolations always: the sum of every step's `contract_violations`."""
     metrics: dict[str, float] = {}
-    for name, (step_name, key) in {**LATENCIES, **COUNTS}.items():
-        value = _measured(run, step_name, key)
-        if value is None and name in FALLBACKS:
-            value = _measured(run, *FALLBACKS[name])
-        if value is not None:
-            metrics[name] = value
+    for spec in scenario.all_steps:
+        for metric, key in spec.measures.items():
+            value = _measured(run, spec.name, key)
+            if value is not None:
+                metrics[metric] = value
     metrics["ContractViolations"] = float(sum(
         v for s in run.steps
         if isinstance(v := s.measurements.get("contract_violations"), int | float)
-    ))
+        and not isinstance(v, bool)))
     return metrics
 
 

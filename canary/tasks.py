@@ -3,12 +3,14 @@
 A task is the session's when its container overrides' *values* name the session (the
 clientId together with the sessionId, threadId or containerId, whatever the variables are
 called), or when both Hermes's 201 and the session's containers row name its ARN and its
-overrides name nobody. A single response naming an ARN proves nothing: a task tied by no
+overrides name no other client. A single response naming an ARN proves nothing: a task tied by no
 fact is never counted, listed as ours or stopped (it may be another customer's container).
 
 Look-ups are bounded: the ARNs already known, then ListTasks narrowed to the task family
 (configured, or learnt from a task already proven ours), at most MAX_LIST_PAGES pages per
-status and MAX_DESCRIBED descriptions per scan. A scan that hit a bound says so.
+status and MAX_DESCRIBED descriptions per scan; a task once proven another customer's is
+never described again in the run. A scan that hit a bound says so. Polls that scan wait
+at least ECS_POLL_S between scans.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary.clients.orchestrator import OrchestratorClient, created_at, task_environment
+from canary.clients.orchestrator import OrchestratorClient, created_at, override_values
 
 STOP_REASON = "session-resumption-canary"  # how the canary's own stops are told apart
 MAX_LIST_PAGES = 10  # ListTasks pages (100 ARNs each) per desired status and family
 MAX_DESCRIBED = 300  # tasks described in one scan
 CLOCK_SKEW_S = 5.0  # ECS's createdAt against the canary's clock
+ECS_POLL_S = 2.0  # the shortest interval between polls that scan ECS (Hermes polls it too)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class SessionTasks:
         self.recorded: set[str] = set()  # ARNs the session's containers row named
         self.families: set[str] = {family} if family else set()
         self.configured_family = family
+        self._others: set[str] = set()  # ARNs described once and proven another's
 
     # -- facts ------------------------------------------------------------------------
     def note_answer(self, arn: str | None) -> None:
@@ -100,13 +104,14 @@ class SessionTasks:
 
     def tie(self, task: dict[str, Any]) -> str | None:
         """Why the task is the session's (None: it is not, as far as the facts go)."""
-        values = set(task_environment(task).values())
+        values = override_values(task)
         if self.identity.named_by(values):
             return "its overrides name the session"
         arn = task.get("taskArn")
         with self._lock:
             both = arn in self.answered and arn in self.recorded
-        if both and not values:
+        # Two facts agree, and the overrides name no other client (none, or this one).
+        if both and (not values or self.identity.client_id in values):
             return "Hermes's 201 and the containers row both name it"
         return None
 
@@ -117,6 +122,12 @@ class SessionTasks:
         described = self.orchestrator.describe(wanted) if wanted else []
         ours = [t for t in described if self.tie(t)]
         self._learn(ours)
+        # Another client's task (its overrides name a value, never this clientId) stays
+        # theirs whatever the run learns later: it is never described again.
+        others = {t["taskArn"] for t in described if (values := override_values(t))
+                  and self.identity.client_id not in values}
+        with self._lock:
+            self._others.update(others)
         return ours, set(wanted) - {t["taskArn"] for t in ours}
 
     def scan(self, *, include_stopped: bool = False, created_since: float | None = None) -> Scan:
@@ -126,7 +137,8 @@ class SessionTasks:
             known = self.answered | self.recorded
         ours, _ = self.describe_owned(known)
         statuses = ("RUNNING", "STOPPED") if include_stopped else ("RUNNING",)
-        families = sorted(self.families) or [None]
+        with self._lock:
+            families: list[str | None] = [*sorted(self.families)] or [None]
         listed: list[str] = []
         complete, note = True, ""
         for status in statuses:
@@ -139,12 +151,14 @@ class SessionTasks:
                     note = (f"more than {MAX_LIST_PAGES * 100} {status} tasks in "
                             f"{'family ' + fam if fam else 'the cluster'}; "
                             "set ECS_TASK_FAMILY to narrow the look-up")
-        fresh = [a for a in dict.fromkeys(listed) if a not in {t["taskArn"] for t in ours}]
+        with self._lock:
+            skip = {t["taskArn"] for t in ours} | self._others
+        fresh = [a for a in dict.fromkeys(listed) if a not in skip]
         if len(fresh) > MAX_DESCRIBED:
             complete = False
             note = f"{len(fresh)} tasks to look at, more than {MAX_DESCRIBED}; " + (
                 "set ECS_TASK_FAMILY to narrow the look-up")
-            fresh = fresh[:MAX_DESCRIBED]
+            fresh = fresh[:MAX_DESCRIBED]  # the next scan goes on: the others are remembered
         more, _ = self.describe_owned(fresh)
         tasks = list({t["taskArn"]: t for t in ours + more}.values())
         if created_since is not None:

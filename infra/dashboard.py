@@ -7,6 +7,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from canary import catalogue as cat
+from canary.scenario import STEP_NAMES
 from infra.alarms import RUNBOOK, CanaryAlarms
 from infra.params import CanaryParams
 
@@ -77,7 +78,7 @@ class CanaryDashboard(Construct):
             title="Per-step success (1 = passed, 0 = failed)",
             left=[
                 metric(cat.STEP_SUCCESS, "Average", step, **{cat.STEP_DIMENSION: step})
-                for step in cat.STEP_NAMES
+                for step in STEP_NAMES
             ],
             left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
             width=24, height=6,

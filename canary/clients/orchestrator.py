@@ -9,13 +9,11 @@ from canary.clients.state import aws_call
 _MAX_PAGES = 10
 
 
-def task_environment(task: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for co in (task.get("overrides") or {}).get("containerOverrides", []) or []:
-        for pair in co.get("environment", []) or []:
-            if isinstance(pair, dict) and "name" in pair:
-                env[str(pair["name"])] = str(pair.get("value", ""))
-    return env
+def override_values(task: dict[str, Any]) -> set[str]:
+    """Every value of every container override's environment (names are not contract)."""
+    return {str(pair.get("value", ""))
+            for co in (task.get("overrides") or {}).get("containerOverrides", []) or []
+            for pair in co.get("environment", []) or [] if isinstance(pair, dict)} - {""}
 
 
 def created_at(task: dict[str, Any]) -> float | None:

@@ -8,7 +8,7 @@ import os
 import subprocess
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 
 NAME = "auto_save"
 GIT_TIMEOUT_S = 15.0
@@ -44,7 +44,7 @@ def run(ctx: RunContext) -> StepResult:
     if c.sleep_mode != "wait":
         return result(NAME, Status.SKIPPED,
                       f"skipped: sleep mode {c.sleep_mode} does not watch a dirty workspace sleep")
-    if not ctx.shared.get("slept") or "dirtied_at_ms" not in ctx.shared:
+    if not ctx.run_state.slept or ctx.run_state.dirtied_at_ms is None:
         return result(NAME, Status.SKIPPED,
                       "skipped: no sleep with a dirty workspace in this run")
     row = ctx.state.get_container(c.container_id) or {}
@@ -57,7 +57,7 @@ def run(ctx: RunContext) -> StepResult:
     at = save.get("at")
     m: dict = {"commit": str(commit)[:12] if commit else None}
     failed = {**m, "auto_save_failed": 1}
-    if not isinstance(at, int | float) or at < ctx.shared["dirtied_at_ms"] - 1000:
+    if not isinstance(at, int | float) or at < ctx.run_state.dirtied_at_ms - 1000:
         return result(NAME, Status.FAILED,
                       f"lastAutoSave ({at}) is older than this sleep: the dirty work was not "
                       "saved", failed)
@@ -86,3 +86,6 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, Status.PASSED,
                   f"auto-save commit {str(commit)[:12]} is on the remote", {**m,
                                                                              "auto_save_failed": 0})
+
+
+STEP = Step(NAME, run, ("preflight", "sleep"), {"AutoSaveFailed": "auto_save_failed"})

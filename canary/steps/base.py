@@ -14,7 +14,7 @@ from canary.clock import Clock
 from canary.harness import Harness, poll
 from canary.memory import RunMemory
 from canary.models import Measurement, Status, StepResult
-from canary.tasks import SessionTasks, is_live, short
+from canary.tasks import ECS_POLL_S, SessionTasks, is_live, short
 
 # resume-preview failures the contract allows (500 'Failed to resume session', gateway
 # errors) or that point at the canary's own key (401/403); 0 is no answer at all.
@@ -27,9 +27,36 @@ def violates_contract(status: int) -> bool:
 
 
 @dataclass
+class RunState:
+    """What a step learns that later steps (and cleanup) need: the protocol between steps.
+    Each field has one writer, named beside it; everyone else only reads it."""
+
+    preflight_done: bool = False  # preflight: fixtures exist (cleanup removes them)
+    known_task_arns: set[str] = field(default_factory=set)  # preflight: tasks before the wake
+    previous_sleep: dict[str, Any] | None = None  # preflight (observe): the last run's verdict
+    wake_started_wall: float | None = None  # wake_hermes: epoch s its calls began
+    container_down: bool = False  # wake_hermes: neither the row nor ECS showed it up
+    accepted_starting_at: float | None = None  # RunContext.resume: last 201 `starting` (epoch)
+    last_activity: float | None = None  # RunContext.note_activity (monotonic)
+    last_activity_wall: float | None = None  # RunContext.note_activity (epoch s)
+    wake_in_flight: bool = False  # wake_preview: the router may still be waking it
+    leave_running: bool = False  # sleep (observe): cleanup keeps one task
+    extra_mappings: list[str] = field(default_factory=list)  # sleep (wait): held sessions
+    dirtied_at_ms: int | None = None  # sleep (wait): when the workspace was dirtied
+    slept: bool = False  # sleep (wait): it was watched falling asleep
+
+    def update(self, **fields: Any) -> None:
+        """Set several fields at once (tests arrange a state this way); unknown names fail."""
+        for name, value in fields.items():
+            if not hasattr(self, name):
+                raise AttributeError(f"RunState has no field {name!r}")
+            setattr(self, name, value)
+
+
+@dataclass
 class RunContext:
-    """One run's shared state. `deadline` (monotonic) is the current step's; `shared` carries
-    what earlier steps learned (task ARNs, the wake's start, mappings to remove, ...)."""
+    """One run's context: config, clock, clients, the session's tasks, the canary's memory,
+    `deadline` (monotonic: the current step's) and `run_state` (what earlier steps learned)."""
 
     config: Any  # CanaryConfig
     clock: Clock
@@ -40,7 +67,7 @@ class RunContext:
     memory: RunMemory | None = None  # the canary's own table, when it has one
     deadline: float = 0.0
     git_ls_remote: Callable[[str, float], list[str]] | None = None
-    shared: dict[str, Any] = field(default_factory=dict)
+    run_state: RunState = field(default_factory=RunState)
 
     @property
     def hermes(self) -> HermesClient:
@@ -67,8 +94,8 @@ class RunContext:
 
     def note_activity(self) -> None:
         """The canary just made the container active (a preview page or a resume call)."""
-        self.shared["last_activity"] = self.clock.monotonic()
-        self.shared["last_activity_wall"] = self.clock.now()
+        self.run_state.last_activity = self.clock.monotonic()
+        self.run_state.last_activity_wall = self.clock.now()
 
     def resume(self, *, timeout_s: float, auth: bool = True,
                thread_id: str | None = None) -> ResumeAnswer:
@@ -82,7 +109,7 @@ class RunContext:
             if ans.status == 201:
                 self.tasks.note_answer(ans.field("taskArn"))
                 if ans.container_status == "starting":  # a task may start late
-                    self.shared["accepted_starting_at"] = self.clock.now()
+                    self.run_state.accepted_starting_at = self.clock.now()
         return ans
 
     def container_row(self, container_id: str | None = None) -> dict[str, Any] | None:
@@ -93,8 +120,22 @@ class RunContext:
             self.tasks.note_row(row)
         return row
 
-    def add_success(self, kind: str, value_ms: float) -> None:
-        self.shared.setdefault(kind, []).append(value_ms)
+
+@dataclass(frozen=True)
+class Step:
+    """One step, declared once (in its module, as `STEP`): its name, what it needs, what it
+    measures. The scenario (canary/scenario.py) is a list of these; the run order, the step
+    names, metric collection and the dashboard's per-step widgets all derive from it.
+
+    `measures` maps catalogue metric -> measurement key; a later step that measured the same
+    metric wins (sleep's verdict over preflight's, in observe mode). `wake_path`: the step
+    runs only when that wake path is configured (WAKE_PATHS)."""
+
+    name: str
+    run: Callable[[RunContext], StepResult]
+    depends: tuple[str, ...] = ()
+    measures: dict[str, str] = field(default_factory=dict)
+    wake_path: str | None = None
 
 
 def grade(value_ms: float, degraded_ms: float, failed_ms: float, what: str
@@ -126,10 +167,10 @@ def has_marker(config: Any, text: str, container_id: str | None = None) -> bool:
 def skip_if_container_down(ctx: RunContext, name: str) -> StepResult | None:
     """A skipped result when wake_hermes ran and neither the table nor ECS ever showed the
     container up, else None."""
-    if ctx.shared.get("container_down"):
+    if ctx.run_state.container_down:
         return result(name, Status.SKIPPED,
-                      "skipped: wake_hermes failed (neither the containers table nor ECS showed "
-                      "the container running)")
+                      "skipped: the container was not up after wake_hermes (no running row, no "
+                      "RUNNING task of the session)")
     return None
 
 
@@ -151,7 +192,12 @@ def running_answer_problem(ctx: RunContext, ans: ResumeAnswer) -> str | None:
         if ours and ours[0].get("lastStatus") != "RUNNING":
             return (f"201 said running but ECS says task {short(arn)} is "
                     f"{ours[0].get('lastStatus')}")
-    return None
+        return None
+    live = ctx.tasks.scan().live  # no ARN named: ask ECS about the session's tasks
+    if live and not any(t.get("lastStatus") == "RUNNING" for t in live):
+        states = sorted({str(t.get("lastStatus")) for t in live})
+        return f"201 said running but ECS has no RUNNING task of the session ({', '.join(states)})"
+    return None  # none of the session's tasks identifiable: the row is all there is
 
 
 def session_up(ctx: RunContext) -> bool:
@@ -183,7 +229,7 @@ def ensure_running(ctx: RunContext) -> str | None:
             ctx, ans):
         return None
     if ans.status == 201:
-        res = poll(ctx.clock, lambda: session_up(ctx), bool,
+        res = poll(ctx.clock, lambda: session_up(ctx), bool, cap_s=ECS_POLL_S,
                    deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
         if res.ok:
             return None

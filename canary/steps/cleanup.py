@@ -17,7 +17,8 @@ from canary.clients.orchestrator import created_at
 from canary.harness import poll
 from canary.memory import LeftRunning
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
+from canary.tasks import ECS_POLL_S
 
 NAME = "cleanup"
 SETTLE_S = 1.0  # a wake the router started for the last page load may start a task late
@@ -37,14 +38,14 @@ def run(ctx: RunContext) -> StepResult:
         except TargetError as exc:
             problems.append(f"{what}: {exc}")
 
-    for thread in list(ctx.shared.get("extra_mappings", [])):
+    for thread in list(ctx.run_state.extra_mappings):
         attempt(f"removed mapping {thread}", lambda t=thread: ctx.state.delete_mapping(t))
-    if not ctx.shared.get("preflight_done"):
+    if not ctx.run_state.preflight_done:
         return _result(done, problems)
     attempt("removed the canary's mapping", lambda: ctx.state.delete_mapping(c.thread_id))
     try:
         _wait_for_late_wake(ctx)
-        keeper, stopped = _stop_all_but_keeper(ctx, done)
+        keeper, stopped = _stop_all_but_keeper(ctx, done, problems)
     except TargetError as exc:
         problems.append(f"stopping the session's tasks: {exc}")
         return _result(done, problems)
@@ -70,7 +71,7 @@ def _wait_for_late_wake(ctx: RunContext) -> None:
     tasks was created since, wait for it within the reserve (at most LATE_START_MAX_S), so
     the task it starts after the run gave up is stopped too. A loading page (the router
     asked for a wake) gets a short settle wait."""
-    accepted = ctx.shared.get("accepted_starting_at")
+    accepted = ctx.run_state.accepted_starting_at
 
     def promised() -> list:
         return ctx.tasks.scan(include_stopped=True, created_since=accepted).tasks
@@ -80,21 +81,26 @@ def _wait_for_late_wake(ctx: RunContext) -> None:
 
     if accepted is not None:
         cap, probe = LATE_START_MAX_S, promised
-    elif ctx.shared.get("wake_in_flight"):
+    elif ctx.run_state.wake_in_flight:
         cap, probe = SETTLE_S, live
     else:
         return
     if probe():
         return  # already there: the stop below finds it if still live
     deadline = ctx.clock.monotonic() + max(0.0, min(cap, ctx.remaining() - STOP_MARGIN_S))
-    poll(ctx.clock, probe, bool, deadline=deadline)
+    poll(ctx.clock, probe, bool, deadline=deadline, cap_s=ECS_POLL_S)
 
 
-def _stop_all_but_keeper(ctx: RunContext, done: list[str]) -> tuple[str | None, int]:
-    """Stop the session's live tasks but the one the sleep mode keeps; (keeper, stopped)."""
-    live = ctx.tasks.scan().live
+def _stop_all_but_keeper(ctx: RunContext, done: list[str], problems: list[str]
+                         ) -> tuple[str | None, int]:
+    """Stop the session's live tasks but the one the sleep mode keeps; (keeper, stopped).
+    A look-up cut short by its bounds cannot promise that nothing else is left: a problem."""
+    scan = ctx.tasks.scan()
+    if not scan.complete:
+        problems.append(f"could not confirm no other task of the session runs: {scan.note}")
+    live = scan.live
     keeper = None
-    if ctx.shared.get("leave_running") and live:
+    if ctx.run_state.leave_running and live:
         row_arn = (ctx.container_row() or {}).get("taskArn")
         running = {t["taskArn"] for t in live}
         keeper = row_arn if row_arn in running else max(
@@ -113,6 +119,8 @@ def _stop_all_but_keeper(ctx: RunContext, done: list[str]) -> tuple[str | None, 
 def _left(ctx: RunContext, keeper: str | None) -> LeftRunning | None:
     if keeper is None:
         return None
-    last = ctx.shared.get("last_activity_wall", ctx.clock.now())
+    last = ctx.run_state.last_activity_wall or ctx.clock.now()
     return LeftRunning(keeper, int(last * 1000), int(ctx.clock.now() * 1000), ctx.run_id)
 
+
+STEP = Step(NAME, run)

@@ -10,7 +10,7 @@ Extras are stopped in cleanup with every other task of the session it does not m
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 from canary.tasks import is_live, short
 
 NAME = "concurrency"
@@ -18,10 +18,10 @@ NAME = "concurrency"
 
 def run(ctx: RunContext) -> StepResult:
     c = ctx.config
-    if "wake_started_wall" not in ctx.shared:
+    if ctx.run_state.wake_started_wall is None:
         return result(NAME, Status.SKIPPED, "skipped: no wake through Hermes ran")
-    known = ctx.shared.get("known_task_arns", set())
-    scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.shared["wake_started_wall"])
+    known = ctx.run_state.known_task_arns
+    scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.run_state.wake_started_wall)
     new = [t for t in scan.tasks if t["taskArn"] not in known]
     # A task that died before it ever ran is a failed start (the wake's own verdict), not a
     # second container: duplicates are the tasks beyond one that ran or still run.
@@ -47,3 +47,6 @@ def run(ctx: RunContext) -> StepResult:
                       + "".join(f"; {n}" for n in notes), m)
     return result(NAME, Status.PASSED, "exactly one task started"
                   + "".join(f"; {n}" for n in notes), m)
+
+
+STEP = Step(NAME, run, ("preflight",), {"DuplicateTasks": "duplicate_tasks"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 
 NAME = "hermes_not_found"
 
@@ -26,3 +26,6 @@ def run(ctx: RunContext) -> StepResult:
                       "unknown thread answered 404 without a JSON message containing "
                       f"'not found': {ans.http.snippet()!r}", m)
     return result(NAME, Status.PASSED, f"404 {message[:100]!r}", m)
+
+
+STEP = Step(NAME, run, ("preflight",))

@@ -8,7 +8,7 @@ session's real tasks in ECS (found from contract facts, canary/tasks.py), not on
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 from canary.steps.sleep import judge_previous
 
 NAME = "preflight"
@@ -22,13 +22,13 @@ def run(ctx: RunContext) -> StepResult:
     m: dict = {}
     leftover_mapping = ctx.state.get_mapping(c.thread_id) is not None
     ctx.harness.create_resumption_test_session()
-    ctx.shared["preflight_done"] = True
+    ctx.run_state.preflight_done = True
     row = ctx.container_row() or {}
     status = row.get("status") or "none"
     m["initial_status"] = status
     if c.sleep_mode == "observe":
         prev = judge_previous(ctx, leftover_mapping)
-        ctx.shared["previous_sleep"] = prev
+        ctx.run_state.previous_sleep = prev
         if "missed" in prev:  # also here, so a skipped `sleep` step cannot lose it
             m["previous_sleep_missed"] = 1 if prev["missed"] else 0
             if "delay_ms" in prev:
@@ -52,5 +52,9 @@ def run(ctx: RunContext) -> StepResult:
                           f"could not make the container cold: {len(after.live)} task(s) of the "
                           "session still running after StopTask", m, findings)
     # Tasks that existed before the wake: the wake's count (concurrency) leaves them out.
-    ctx.shared["known_task_arns"] = scan.arns
+    ctx.run_state.known_task_arns = scan.arns
     return result(NAME, Status.PASSED, reason, m, findings)
+
+
+STEP = Step(NAME, run, measures={"AutoSleepMissed": "previous_sleep_missed",
+                                    "AutoSleepDelay": "previous_auto_sleep_delay_ms"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, grade, has_marker, require_running, result
+from canary.steps.base import RunContext, Step, grade, has_marker, require_running, result
 
 NAME = "route"
 TIMEOUT_S = 10.0
@@ -28,3 +28,6 @@ def run(ctx: RunContext) -> StepResult:
     status, reason = grade(page.elapsed_ms, c.api_degraded_ms, c.api_failed_ms,
                            "preview through the router in")
     return result(NAME, status, reason, m)
+
+
+STEP = Step(NAME, run, ("preflight",), {"RouteLatency": "latency_ms"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 
 NAME = "router_not_found"
 
@@ -23,3 +23,6 @@ def run(ctx: RunContext) -> StepResult:
                       f"unknown thread's preview: {what}; expected 404 'Edit Session Not Found' "
                       f"naming thread and client ({page.snippet(80)!r})", m)
     return result(NAME, Status.PASSED, "404 Edit Session Not Found, naming thread and client", m)
+
+
+STEP = Step(NAME, run, ("preflight",))

@@ -18,7 +18,7 @@ from typing import Any
 
 from canary.clients.base import canary_headers, exchange
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, ms, result
+from canary.steps.base import RunContext, Step, ms, result
 from canary.tasks import STOP_REASON, is_live, short
 
 NAME = "sleep"
@@ -48,9 +48,8 @@ def run(ctx: RunContext) -> StepResult:
 def _observe(ctx: RunContext) -> StepResult:
     c = ctx.config
     ctx.state.delete_mapping(c.thread_id)
-    ctx.shared["canary_mapping_removed"] = True
-    ctx.shared["leave_running"] = True
-    prev = ctx.shared.get("previous_sleep") or {"unmeasured": "preflight did not judge it"}
+    ctx.run_state.leave_running = True
+    prev = ctx.run_state.previous_sleep or {"unmeasured": "preflight did not judge it"}
     armed = ("armed: the canary's mapping is removed; the next run observes the sleep"
              if ctx.memory is not None else
              "not armed: no canary table (LOCK_TABLE) to remember the task for the next run")
@@ -80,16 +79,20 @@ def judge_previous(ctx: RunContext, leftover_mapping: bool = False) -> dict[str,
     if leftover_mapping:
         return {"unmeasured": "the canary's thread mapping was still there (a previous run did "
                               "not finish), so the container had an active session"}
-    ours, _ = ctx.tasks.describe_owned([left.task_arn])
-    if not ours:
+    # The ARN comes from the canary's own table, proven the session's when it was stored.
+    described = ctx.orchestrator.describe([left.task_arn])
+    if not described:
         return {"unmeasured": f"ECS no longer lists task {short(left.task_arn)} that the "
                               "previous run left running"}
-    task = ours[0]
+    task = described[0]
     last_s = left.last_activity_ms / 1000
     row = ctx.container_row() or {}
     if row.get("taskArn") == left.task_arn and isinstance(row.get("lastActivity"), int | float):
         last_s = max(last_s, row["lastActivity"] / 1000)  # the container's own activity write
     bound = c.sleep_deadline_s
+    if is_live(task) and task.get("desiredStatus") == "STOPPED":
+        return {"unmeasured": f"task {short(left.task_arn)} is stopping right now "
+                              f"({task.get('lastStatus')}): judged next run"}
     if is_live(task):
         up_s = ctx.clock.now() - last_s
         if up_s <= bound:
@@ -109,6 +112,10 @@ def _judge_stop(task: dict[str, Any], last_s: float, c: Any) -> dict[str, Any]:
     if code and code != "EssentialContainerExited":
         return {"unmeasured": f"task {arn} was stopped from outside ({code}: "
                               f"{str(task.get('stoppedReason'))[:120]}), not by auto-sleep"}
+    codes = [co.get("exitCode") for co in task.get("containers", []) or []]
+    if any(isinstance(x, int) and x != 0 for x in codes):
+        return {"unmeasured": f"task {arn} exited with code {max(x for x in codes if x)}: a "
+                              "crash, not an auto-sleep"}
     stopped = stopped_at(task)
     if stopped is None:
         return {"unmeasured": f"ECS gives no stop time for task {arn}"}
@@ -134,12 +141,13 @@ def stopped_at(task: dict[str, Any]) -> float | None:
 def _force(ctx: RunContext) -> StepResult:
     c = ctx.config
     ctx.state.delete_mapping(c.thread_id)
-    ctx.shared["canary_mapping_removed"] = True
     notes = ctx.harness.make_cold(c.container_id, deadline=ctx.deadline)
-    row = ctx.state.get_container(c.container_id) or {}
-    if row.get("status") != "stopped":
+    still = [t for t in ctx.tasks.scan().live if t.get("lastStatus") != "STOPPED"]
+    if still:  # ECS, not the row make_cold wrote itself, says whether it stopped
         return result(NAME, Status.FAILED,
-                      f"forced stop: status {row.get('status')!r} after StopTask")
+                      f"forced stop: {len(still)} task(s) of the session still "
+                      f"{', '.join(sorted({str(t.get('lastStatus')) for t in still}))} after "
+                      "StopTask")
     return result(NAME, Status.PASSED, "forced stop: " + "; ".join(notes or ["already stopped"]))
 
 
@@ -150,21 +158,20 @@ def _wait(ctx: RunContext) -> StepResult:
     findings: list[str] = []
     m: dict = {}
     ctx.state.delete_mapping(c.thread_id)
-    ctx.shared["canary_mapping_removed"] = True
     dirtied_at = _dirty(ctx, findings)
     if dirtied_at is not None:
-        ctx.shared["dirtied_at_ms"] = dirtied_at
+        ctx.run_state.dirtied_at_ms = dirtied_at
 
     # 1. an active session keeps it awake past the bound
     extra = f"{c.thread_id}-keepalive"
     ctx.harness.create_thread_mapping(c.session_id, extra, cid)
-    ctx.shared.setdefault("extra_mappings", []).append(extra)
+    ctx.run_state.extra_mappings.append(extra)
     hold_from = clock.monotonic()
     hold = ctx.harness.wait_for_container_status(
         cid, ("stopping", "stopped"), deadline=min(ctx.deadline, hold_from + c.sleep_deadline_s))
     held_s = clock.monotonic() - hold_from
     ctx.state.delete_mapping(extra)
-    ctx.shared["extra_mappings"].remove(extra)
+    ctx.run_state.extra_mappings.remove(extra)
     if hold.ok:
         m["auto_sleep_missed"] = 0
         return result(NAME, Status.FAILED,
@@ -204,10 +211,10 @@ def _wait(ctx: RunContext) -> StepResult:
     m["auto_sleep_missed"] = 0
     m["stopped_after_ms"] = ms(stopped_after)
     # Delay past the moment it was both idle for the timeout and free of sessions.
-    idle_since = ctx.shared.get("last_activity", free_at)
+    idle_since = ctx.run_state.last_activity or free_at
     allowed_at = max(idle_since + c.idle_timeout_s, free_at)
     m["auto_sleep_delay_ms"] = ms(max(0.0, free_at + stopped_after - allowed_at))
-    ctx.shared["slept"] = True
+    ctx.run_state.slept = True
     via = "stopping -> stopped" if "stopping" in seen else "stopped (stopping not observed)"
     return result(NAME, Status.PASSED,
                   f"stayed up {held_s:.1f} s with an active session; {via} "
@@ -228,3 +235,7 @@ def _dirty(ctx: RunContext, findings: list[str]) -> int | None:
         findings.append(f"could not dirty the workspace: {ans.describe()}")
         return None
     return at
+
+
+STEP = Step(NAME, run, ("preflight",), {"AutoSleepMissed": "auto_sleep_missed",
+                                        "AutoSleepDelay": "auto_sleep_delay_ms"})

@@ -14,10 +14,11 @@ from typing import Any
 
 from canary.clients.base import TargetError
 from canary.clients.hermes import ResumeAnswer
-from canary.harness import poll
+from canary.harness import PollResult, poll
 from canary.models import Status, StepResult
 from canary.steps.base import (
     RunContext,
+    Step,
     grade,
     has_marker,
     ms,
@@ -28,95 +29,101 @@ from canary.steps.base import (
 )
 
 NAME = "wake_hermes"
-POLL_CAP_S = 0.1
+POLL_CAP_S = 0.1  # the containers row: one GetItem a poll
+PREVIEW_POLL_CAP_S = 0.25  # the router: a page a poll (and not before the row says running)
 OK_STATUSES = ("running", "starting")
 
 
-def run(ctx: RunContext) -> StepResult:
-    c = ctx.config
-    if "hermes" not in c.wake_paths:
-        return result(NAME, Status.SKIPPED, "skipped: 'hermes' not in WAKE_PATHS")
-    clock = ctx.clock
-    n = c.wake_concurrency
-    answers: list[ResumeAnswer | None] = [None] * n
-    answered_at: list[float | None] = [None] * n
-    t0 = clock.monotonic()
-    ctx.shared["wake_started_wall"] = clock.now()
-    deadline = min(ctx.deadline, t0 + c.wake_timeout_s)
+class _Calls:
+    """N concurrent resume-preview calls; each `running` answer is verified as it arrives."""
 
-    contradictions: list[str | None] = [None] * n
-    unverified: list[str] = []
+    def __init__(self, ctx: RunContext, n: int, deadline: float) -> None:
+        self.ctx, self.n, self.deadline = ctx, n, deadline
+        self.t0 = ctx.clock.monotonic()
+        self.answers: list[ResumeAnswer | None] = [None] * n
+        self.answered_at: list[float | None] = [None] * n
+        self.contradictions: list[str | None] = [None] * n
+        self.unverified: list[str] = []
+        self.raised: list[BaseException] = []  # e.g. the key became unreadable mid-run
+        self.threads = [threading.Thread(target=self._call, args=(i,), daemon=True,
+                                         name=f"canary-wake-{i}") for i in range(n)]
+        for t in self.threads:
+            t.start()
 
-    def call(i: int) -> None:
-        ans = ctx.resume(timeout_s=max(0.05, deadline - clock.monotonic()))
-        answered_at[i] = clock.monotonic() - t0
+    def _call(self, i: int) -> None:
+        clock = self.ctx.clock
+        try:
+            ans = self.ctx.resume(timeout_s=max(0.05, self.deadline - clock.monotonic()))
+        except Exception as exc:  # handed to the step's thread (join), never a stray traceback
+            self.raised.append(exc)
+            return
+        self.answered_at[i] = clock.monotonic() - self.t0
         try:  # checked at once: "running" must be true when it is said
-            contradictions[i] = running_answer_problem(ctx, ans)
+            self.contradictions[i] = running_answer_problem(self.ctx, ans)
         except TargetError as exc:
-            unverified.append(f"call {i + 1}: could not verify its 'running': {exc}")
+            self.unverified.append(f"call {i + 1}: could not verify its 'running': {exc}")
         finally:
-            answers[i] = ans
+            self.answers[i] = ans
 
-    threads = [threading.Thread(target=call, args=(i,), name=f"canary-wake-{i}", daemon=True)
-               for i in range(n)]
-    for t in threads:
-        t.start()
+    def hopeless(self) -> bool:
+        """Every call answered (or broke) and none succeeded: stop waiting for the wake."""
+        done = [a for a in self.answers if a is not None]
+        return (len(done) + len(self.raised) == self.n
+                and not any(a.status == 201 for a in done))
 
-    def hopeless() -> bool:  # every call answered and none succeeded: stop polling
-        done = [a for a in answers if a is not None]
-        return len(done) == n and not any(a.status == 201 for a in done)
+    def join(self) -> None:
+        for t in self.threads:
+            t.join(max(0.0, self.deadline - self.ctx.clock.monotonic()) + 1.0)
+        if self.raised:
+            raise self.raised[0]
 
+    def measurements(self) -> dict[str, Any]:
+        m: dict[str, Any] = {
+            "requests": self.n,
+            "successes": sum(1 for a in self.answers if a is not None and a.status == 201),
+        }
+        done = [t for t, a in zip(self.answered_at, self.answers, strict=True)
+                if t is not None and a is not None and a.status == 201]
+        if done:
+            m["api_answered_ms"] = ms(min(done))
+            m["api_answered_last_ms"] = ms(max(done))
+        if self.unverified:
+            m["running_unverified"] = "; ".join(self.unverified)[:300]
+        return m
+
+
+def run(ctx: RunContext) -> StepResult:
+    c, clock = ctx.config, ctx.clock
+    ctx.run_state.wake_started_wall = clock.now()
+    calls = _Calls(ctx, c.wake_concurrency, min(ctx.deadline, clock.monotonic()
+                                                + c.wake_timeout_s))
     state = ctx.harness.wait_for_container_status(
-        c.container_id, "running", deadline=deadline, cap_s=POLL_CAP_S, stop=hopeless)
-    state_ms = ms(clock.monotonic() - t0) if state.ok else None
-    page = None
-    if state.ok:
-        page = poll(
-            clock,
-            lambda: ctx.preview.get(c.thread_id, timeout_s=max(0.05, min(
-                5.0, deadline - clock.monotonic()))),
-            lambda a: a.status == 200 and has_marker(c, a.text),
-            deadline=deadline, cap_s=POLL_CAP_S,
-        )
-        ctx.note_activity()
-    preview_ms = ms(clock.monotonic() - t0) if page is not None and page.ok else None
-    for t in threads:
-        t.join(max(0.0, deadline - clock.monotonic()) + 1.0)
+        c.container_id, "running", deadline=calls.deadline, cap_s=POLL_CAP_S,
+        stop=calls.hopeless)
+    state_ms = ms(clock.monotonic() - calls.t0) if state.ok else None
+    page = _preview_answering(ctx, calls.deadline) if state.ok else None
+    preview_ms = ms(clock.monotonic() - calls.t0) if page is not None and page.ok else None
+    calls.join()
 
     m: dict = {
-        "started_at": ctx.shared["wake_started_wall"],  # epoch s: find this wake in platform logs
-        "requests": n,
-        "successes": sum(1 for a in answers if a is not None and a.status == 201),
-        "poll_interval_ms": ms(max(state.max_interval_s,
-                                   page.max_interval_s if page else 0.0)),
+        "started_at": ctx.run_state.wake_started_wall,  # epoch s: find this wake in platform logs
+        **calls.measurements(),
+        "poll_interval_ms": ms(max(state.max_interval_s, page.max_interval_s if page else 0.0)),
         "state_polls": state.polls,
     }
-    done_times = [t for t, a in zip(answered_at, answers, strict=True)
-                  if t is not None and a is not None and a.status == 201]
-    if done_times:
-        m["api_answered_ms"] = ms(min(done_times))
-        m["api_answered_last_ms"] = ms(max(done_times))
-    if unverified:
-        m["running_unverified"] = "; ".join(unverified)[:300]
     if state_ms is not None:
         m["state_running_ms"] = state_ms
     if preview_ms is not None:
         m["preview_answering_ms"] = preview_ms
-
-    problems, violations = _judge_answers(c, answers, contradictions,
-                                          waited_s=clock.monotonic() - t0)
-    m["contract_violations"] = violations
-
-    if preview_ms is not None:
-        wake_ms = max(preview_ms, state_ms or 0.0)
-        m["wake_ms"] = wake_ms
-        ctx.add_success("wakes_ms", wake_ms)
+        m["wake_ms"] = max(preview_ms, state_ms or 0.0)
+    problems, m["contract_violations"] = _judge_answers(
+        c, calls.answers, calls.contradictions, waited_s=clock.monotonic() - calls.t0)
     if not state.ok:
-        ctx.shared["container_down"] = not session_up(ctx)
+        ctx.run_state.container_down = not session_up(ctx)
         last = (state.last or {}).get("status") if isinstance(state.last, dict) else None
         problems.append(f"container not running in {c.containers_table} within "
-                        f"{ms(clock.monotonic() - t0):.0f} ms (last status {last or 'none'})"
-                        + _row_not_written(ctx))
+                        f"{ms(clock.monotonic() - calls.t0):.0f} ms (last status "
+                        f"{last or 'none'})" + _row_not_written(ctx))
     elif page is not None and not page.ok:
         last = page.last
         why = ("answered 200 without the marker " + repr(c.marker_for())
@@ -127,8 +134,24 @@ def run(ctx: RunContext) -> StepResult:
     if problems:
         return result(NAME, Status.FAILED, "; ".join(problems), m)
     status, reason = grade(m["wake_ms"], c.wake_degraded_ms, c.wake_failed_ms,
-                           f"cold wake ({n} concurrent calls)")
+                           f"cold wake ({c.wake_concurrency} concurrent calls)")
     return result(NAME, status, reason, m)
+
+
+def _preview_answering(ctx: RunContext, deadline: float) -> PollResult:
+    """Poll the preview (once the table says running) until it answers 200 with the marker:
+    fine-grained at first for the wake time's resolution, never faster than the floor, and
+    at most PREVIEW_POLL_CAP_S apart after that."""
+    c, clock = ctx.config, ctx.clock
+    page = poll(
+        clock,
+        lambda: ctx.preview.get(c.thread_id, timeout_s=max(0.05, min(
+            5.0, deadline - clock.monotonic()))),
+        lambda a: a.status == 200 and has_marker(c, a.text),
+        deadline=deadline, cap_s=PREVIEW_POLL_CAP_S,
+    )
+    ctx.note_activity()
+    return page
 
 
 def _judge_answers(c: Any, answers: list[ResumeAnswer | None],
@@ -185,7 +208,7 @@ def _row_not_written(ctx: RunContext) -> str:
     """When ECS ran a task of the session but its row never said running: the row Hermes
     reads is not the one the container writes (production's row-key defect)."""
     try:
-        scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.shared["wake_started_wall"])
+        scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.run_state.wake_started_wall)
     except TargetError:
         return ""
     ran = [t for t in scan.tasks if t.get("startedAt") or t.get("lastStatus") == "RUNNING"]
@@ -193,3 +216,6 @@ def _row_not_written(ctx: RunContext) -> str:
         return ""
     return (f"; yet ECS ran {len(ran)} task(s) of the session for this wake: the containers row "
             f"Hermes named ({ctx.config.container_id}) is not the one the container writes")
+
+
+STEP = Step(NAME, run, ("preflight",), {"ContainerWakeTime": "wake_ms"}, wake_path="hermes")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from canary import politeness
 from canary.clients.base import HttpAnswer
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, grade, has_marker, ms, result
+from canary.steps.base import RunContext, Step, grade, has_marker, ms, result
 
 NAME = "wake_preview"
 PAGE_TIMEOUT_S = 10.0  # one page load; the loop itself ends at the wake timeout
@@ -29,8 +29,6 @@ def _quoted(text: str) -> str:
 def run(ctx: RunContext) -> StepResult:
     c = ctx.config
     clock = ctx.clock
-    if "preview" not in c.wake_paths:
-        return result(NAME, Status.SKIPPED, "skipped: 'preview' not in WAKE_PATHS")
     findings: list[str] = []
     if ctx.state.get_mapping(c.thread_id) is None:
         ctx.harness.create_resumption_test_session()
@@ -47,14 +45,13 @@ def run(ctx: RunContext) -> StepResult:
     elapsed = ms(clock.monotonic() - t0)
     if loading_pages and not (last is not None and last.status == 200):
         # The router may still be waking the container for our last page load.
-        ctx.shared["wake_in_flight"] = True
+        ctx.run_state.wake_in_flight = True
     woke = last is not None and last.status == 200 and has_marker(c, last.text)
     if loading_pages == 0 and woke:
         problems.append("the cold container answered 200 at once: no loading page (was it "
                         "really cold?)")
     if woke:
         m["wake_ms"] = elapsed
-        ctx.add_success("wakes_ms", elapsed)
     elif last is None or last.status != 404:
         problems.insert(0, f"preview did not answer 200 within {elapsed:.0f} ms (last answer "
                         f"{last.describe() if last is not None else 'none'})")
@@ -133,3 +130,6 @@ def _load_until_awake(ctx: RunContext, deadline: float) -> _Polled:
                             transport_failures=transport_failures,
                             contract_violations=violations)
     return out
+
+
+STEP = Step(NAME, run, ("preflight",), {"PreviewWakeTime": "wake_ms"}, wake_path="preview")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from canary.models import Status, StepResult
 from canary.steps.base import (
     RunContext,
+    Step,
     grade,
     require_running,
     result,
@@ -61,8 +62,6 @@ def run(ctx: RunContext) -> StepResult:
     worst = max(times)
     m["response_ms"] = round(worst, 1)
     m["response_avg_ms"] = round(sum(times) / len(times), 1)
-    for t in times:
-        ctx.add_success("api_ms", t)
     status, reason = grade(worst, c.api_degraded_ms, c.api_failed_ms,
                            f"resume-preview (running; slowest of {len(times)} sample(s))")
     return result(NAME, status, reason, m)
@@ -71,7 +70,7 @@ def run(ctx: RunContext) -> StepResult:
 def _tasks_started(ctx: RunContext, before: set[str], began: float, m: dict) -> str | None:
     """Why the samples are not a fast path: they started tasks (None when they did not)."""
     scan = ctx.tasks.scan(include_stopped=True, created_since=began)
-    new = sorted(scan.arns - before - ctx.shared.get("known_task_arns", set()))
+    new = sorted(scan.arns - before - ctx.run_state.known_task_arns)
     if not scan.complete and not new:
         return None  # not measured: ResumeStartedTask stays absent
     m["resume_started_tasks"] = len(new)
@@ -81,3 +80,7 @@ def _tasks_started(ctx: RunContext, before: set[str], began: float, m: dict) -> 
             f"({', '.join(short(a) for a in new)}): Hermes does not see the running container "
             "(e.g. it reads a containers row the container does not write); each resume "
             "costs a cold start and a duplicate container")
+
+
+STEP = Step(NAME, run, ("preflight",), {"APIResponseTime": "response_ms",
+                                           "ResumeStartedTask": "resume_started_tasks"})

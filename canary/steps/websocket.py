@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, result
+from canary.steps.base import RunContext, Step, result
 
 NAME = "websocket"
 UPGRADE = {
@@ -27,3 +27,6 @@ def run(ctx: RunContext) -> StepResult:
                       f"WebSocket upgrade answered {page.describe()}; expected 502 "
                       "'WebSocket not supported' (a Lambda target cannot upgrade)", m)
     return result(NAME, Status.PASSED, "upgrade refused: 502 WebSocket not supported", m)
+
+
+STEP = Step(NAME, run, ("preflight",))

@@ -17,7 +17,6 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -28,6 +27,8 @@ from canary import runner
 from canary.clock import SystemClock
 from canary.models import RunResult, Status, StepResult
 from canary.redaction import REDACTED, RedactingStdout, RedactSecrets, mask
+from canary.scenario import Scenario
+from canary.steps.base import Step
 
 # A key whose encodings all differ from it: '/', '+' and '=' change under percent-encoding,
 # '/' under JSON's optional escape, and its length puts base64 at every alignment.
@@ -216,9 +217,8 @@ def run_echo(monkeypatch, echo_hermes: EchoHermes) -> RunResult:
     from canary.config import CanaryConfig
     from canary.secrets import ApiKeyProvider
 
-    monkeypatch.setattr(runner, "STEPS", (runner.StepSpec("echo", SimpleNamespace(run=echo_step)),))
-    monkeypatch.setattr(runner, "CLEANUP", runner.StepSpec("cleanup", SimpleNamespace(
-        run=lambda ctx: StepResult("cleanup", Status.PASSED))))
+    scenario = Scenario((Step("echo", echo_step),),
+                        Step("cleanup", lambda ctx: StepResult("cleanup", Status.PASSED)))
     config = CanaryConfig(
         target="sandbox", environment="hostile", hermes_api_url=echo_hermes.url,
         preview_base_url="http://127.0.0.1:9", preview_host_template="edit.{clientId}.test",
@@ -229,7 +229,7 @@ def run_echo(monkeypatch, echo_hermes: EchoHermes) -> RunResult:
     with httpx.Client() as http:
         deps = runner.Dependencies(http=http, dynamodb=None, ecs=None,
                                    api_key=ApiKeyProvider(key=KEY, clock=SystemClock()))
-        return runner.run_scenario(config, deps, SystemClock())
+        return runner.run_scenario(config, deps, SystemClock(), scenario=scenario)
 
 
 @pytest.mark.parametrize("mode", ["redirect", "json-escaped", "base64", "straddle"])
@@ -285,3 +285,27 @@ def test_logs_mask_every_form_in_messages_extras_and_exceptions():
     assert len(records) == 2 * len(encodings(KEY))
     assert leaks(out.getvalue()) == []
     assert leaks("\n".join(captured)) == []
+
+
+def test_a_key_in_a_chained_exception_is_masked_in_the_record_itself():
+    stream = RedactingStdout(target=io.StringIO())
+    stream.add_secret(KEY)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)  # a plain handler: only the filter stands between
+    handler.addFilter(RedactSecrets(stream))
+    logger = logging.getLogger("canary.hostile-chain")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        try:
+            try:
+                raise ValueError(f"upstream said Bearer {KEY}")
+            except ValueError as cause:
+                raise RuntimeError("wrapped") from cause
+        except RuntimeError:
+            logger.exception("step raised")
+    finally:
+        logger.removeHandler(handler)
+    text = out.getvalue()
+    assert "wrapped" in text and "upstream said Bearer" in text  # the traceback is kept
+    assert leaks(text) == []

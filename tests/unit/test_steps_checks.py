@@ -61,7 +61,7 @@ def test_route_wakes_a_stopped_container_first_unmeasured(make_ctx, aws, h, plat
 
 def test_route_skipped_when_the_wake_never_got_the_container_up(make_ctx, platform):
     ctx = make_ctx()
-    ctx.shared["container_down"] = True
+    ctx.run_state.container_down = True
     r = route.run(ctx)
     assert r.status is Status.SKIPPED
     assert platform.requests == []
@@ -233,7 +233,7 @@ def test_auth_201_for_an_unknown_thread_also_breaks_the_contract(make_ctx, platf
 def test_auth_runs_even_when_the_wake_failed(make_ctx, platform):
     platform.hermes = lambda req: httpx.Response(404, json={"message": "not found"})
     ctx = make_ctx()
-    ctx.shared["container_down"] = True
+    ctx.run_state.container_down = True
     assert auth.run(ctx).measurements["auth_not_enforced"] == 1
 
 
@@ -243,7 +243,15 @@ def test_auth_without_an_answer_is_not_measured(make_ctx, platform):
 
     platform.hermes = refuse
     r = auth.run(make_ctx())
-    assert r.status is Status.FAILED and "not measured" in r.reason
+    assert r.status is Status.SKIPPED and "not measured" in r.reason
+    assert "auth_not_enforced" not in r.measurements
+
+
+@pytest.mark.parametrize("code", [502, 503, 504])
+def test_auth_gateway_error_is_not_measured_not_a_security_finding(make_ctx, platform, code):
+    platform.hermes = lambda req: httpx.Response(code, text="Bad Gateway")
+    r = auth.run(make_ctx())
+    assert r.status is Status.SKIPPED and "not measured" in r.reason and not r.findings
     assert "auth_not_enforced" not in r.measurements
 
 

@@ -45,7 +45,7 @@ def test_wait_mode_holds_with_a_session_then_sleeps(awake, aws, h, platform, clo
     assert 0 <= r.measurements["auto_sleep_delay_ms"] < 1000
     assert awake.state.get_mapping("t1") is None  # the canary's own mapping released
     assert awake.state.get_mapping("t1-keepalive") is None
-    assert awake.shared["slept"] and "dirtied_at_ms" in awake.shared
+    assert awake.run_state.slept and awake.run_state.dirtied_at_ms is not None
 
 
 def test_wait_mode_checks_the_extra_mapping_was_active(awake, aws, h, clock):
@@ -88,7 +88,7 @@ def test_no_control_url_means_no_dirty_workspace(aws, h, make_ctx, clock):
     sleep_at(clock, aws, h, 2.0)
     r = sleep.run(ctx)
     assert r.status is Status.PASSED
-    assert "dirtied_at_ms" not in ctx.shared
+    assert ctx.run_state.dirtied_at_ms is None
     assert any("SANDBOX_CONTROL_URL" in f for f in r.findings)
 
 
@@ -96,18 +96,18 @@ def test_no_control_url_means_no_dirty_workspace(aws, h, make_ctx, clock):
 def test_observe_reports_previous_missed_sleep_and_arms_next(make_ctx, aws, h):
     ctx = make_ctx(sleep_mode="observe")
     ctx.harness.create_resumption_test_session()
-    ctx.shared["previous_sleep"] = {"missed": True, "why": "task x still RUNNING 5000 s after"}
+    ctx.run_state.previous_sleep = {"missed": True, "why": "task x still RUNNING 5000 s after"}
     r = sleep.run(ctx)
     assert r.status is Status.FAILED
     assert r.measurements == {"auto_sleep_missed": 1}
     assert "5000 s" in r.reason
     assert ctx.state.get_mapping("t1") is None
-    assert ctx.shared["leave_running"] is True
+    assert ctx.run_state.leave_running is True
 
 
 def test_observe_reports_previous_delay(make_ctx, memory_table):
     ctx = make_ctx(sleep_mode="observe", lock_table=memory_table)
-    ctx.shared["previous_sleep"] = {"missed": False, "delay_ms": 30_000.0, "why": "exited"}
+    ctx.run_state.previous_sleep = {"missed": False, "delay_ms": 30_000.0, "why": "exited"}
     r = sleep.run(ctx)
     assert r.status is Status.PASSED
     assert r.measurements == {"auto_sleep_missed": 0, "auto_sleep_delay_ms": 30_000.0}
@@ -116,7 +116,7 @@ def test_observe_reports_previous_delay(make_ctx, memory_table):
 
 def test_observe_says_not_measured_and_emits_nothing_when_it_cannot_judge(make_ctx):
     ctx = make_ctx(sleep_mode="observe")
-    ctx.shared["previous_sleep"] = {"unmeasured": "no canary table"}
+    ctx.run_state.previous_sleep = {"unmeasured": "no canary table"}
     r = sleep.run(ctx)
     assert r.status is Status.PASSED and r.measurements == {}
     assert "not measured: no canary table" in r.reason and "not armed" in r.reason
@@ -212,7 +212,7 @@ def test_without_a_canary_table_the_previous_sleep_is_not_measured(make_ctx):
 
 # -- auto_save -----
 def slept(ctx, aws, h, clock, commit="c0ffee", pushed=True, age_s=0.0):
-    ctx.shared.update(slept=True, dirtied_at_ms=int(clock.now() * 1000))
+    ctx.run_state.update(slept=True, dirtied_at_ms=int(clock.now() * 1000))
     h.put_container(aws, status="stopped", lastAutoSave={
         "at": int((clock.now() - age_s) * 1000), "commit": commit, "pushed": pushed})
 
@@ -266,7 +266,7 @@ def test_git_failure_fails_without_claiming_work_lost(make_ctx, aws, h, clock):
 
 def test_no_last_auto_save_is_skipped(make_ctx, aws, h, clock):
     ctx = make_ctx()
-    ctx.shared.update(slept=True, dirtied_at_ms=1)
+    ctx.run_state.update(slept=True, dirtied_at_ms=1)
     h.put_container(aws, status="stopped")
     r = auto_save.run(ctx)
     assert r.status is Status.SKIPPED and "no lastAutoSave" in r.reason
@@ -308,7 +308,7 @@ def test_cleanup_removes_mappings_and_stops_everything_in_wait_mode(make_ctx, aw
     ctx.harness.create_thread_mapping("s", "t1-keepalive", CID)
     keep, _extra = h.run_task(aws), h.run_task(aws)
     h.put_container(aws, status="running", taskArn=keep)
-    ctx.shared.update(preflight_done=True, extra_mappings=["t1-keepalive"])
+    ctx.run_state.update(preflight_done=True, extra_mappings=["t1-keepalive"])
     r = cleanup.run(ctx)
     assert r.status is Status.PASSED
     assert ctx.state.get_mapping("t1") is None and ctx.state.get_mapping("t1-keepalive") is None
@@ -321,7 +321,7 @@ def test_cleanup_in_observe_mode_keeps_the_rows_task_only_and_remembers_it(
     ctx = make_ctx(sleep_mode="observe", lock_table=memory_table)
     extra, keep = h.run_task(aws), h.run_task(aws)
     h.put_container(aws, status="running", taskArn=keep)
-    ctx.shared.update(preflight_done=True, leave_running=True,
+    ctx.run_state.update(preflight_done=True, leave_running=True,
                       last_activity_wall=clock.now() - 2)
     r = cleanup.run(ctx)
     assert r.status is Status.PASSED, r.reason
@@ -333,7 +333,7 @@ def test_cleanup_in_observe_mode_keeps_the_rows_task_only_and_remembers_it(
 
 def test_cleanup_waits_for_a_late_router_wake_and_stops_it(make_ctx, aws, h, clock):
     ctx = make_ctx()
-    ctx.shared.update(preflight_done=True, wake_in_flight=True)
+    ctx.run_state.update(preflight_done=True, wake_in_flight=True)
     late = []
     clock.at(0.5, lambda: late.append(h.run_task(aws)))
     r = cleanup.run(ctx)
@@ -343,7 +343,7 @@ def test_cleanup_waits_for_a_late_router_wake_and_stops_it(make_ctx, aws, h, clo
 
 def test_cleanup_waits_for_the_task_a_201_starting_promised(make_ctx, aws, h, clock):
     ctx = make_ctx(wake_timeout_s=6)
-    ctx.shared.update(preflight_done=True, accepted_starting_at=clock.now())
+    ctx.run_state.update(preflight_done=True, accepted_starting_at=clock.now())
     late = []
     clock.at(3.0, lambda: late.append(h.run_task(aws)))  # past the router's 1 s settle
     r = cleanup.run(ctx)
@@ -353,7 +353,7 @@ def test_cleanup_waits_for_the_task_a_201_starting_promised(make_ctx, aws, h, cl
 
 def test_cleanup_reports_what_it_could_not_do(make_ctx, aws):
     ctx = make_ctx(thread_mappings_table="gone")
-    ctx.shared.update(preflight_done=True, extra_mappings=["x"])
+    ctx.run_state.update(preflight_done=True, extra_mappings=["x"])
     r = cleanup.run(ctx)
     assert r.status is Status.FAILED and "DeleteItem gone" in r.reason
 
@@ -363,7 +363,7 @@ def test_cleanup_never_stops_a_task_no_fact_ties_to_the_session(make_ctx, aws, h
     foreign, bare = h.run_task(aws, h.FOREIGN_ENV), h.run_task(aws, {})
     for arn in (foreign, bare):
         ctx.tasks.note_answer(arn)  # a hostile 201 named them
-    ctx.shared.update(preflight_done=True)
+    ctx.run_state.update(preflight_done=True)
     r = cleanup.run(ctx)
     assert r.status is Status.PASSED
     tasks = aws["ecs"].describe_tasks(cluster="webordinary-edit-cluster",

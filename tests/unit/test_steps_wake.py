@@ -65,7 +65,7 @@ def test_preflight_makes_a_running_container_cold_and_says_so(make_ctx, aws, h):
     assert h.container_row(aws)["status"] == "stopped"
     (task,) = ctx.tasks.scan(include_stopped=True).tasks
     assert task["lastStatus"] == "STOPPED"
-    assert arn in ctx.shared["known_task_arns"]
+    assert arn in ctx.run_state.known_task_arns
 
 
 def test_preflight_secret_failure_propagates(make_ctx, clock, h):
@@ -91,7 +91,7 @@ def test_preflight_observe_mode_reports_a_missed_sleep_before_making_it_cold(
     r = preflight.run(ctx)
     assert r.status is Status.PASSED
     assert r.measurements["previous_sleep_missed"] == 1
-    assert ctx.shared["previous_sleep"]["missed"] is True
+    assert ctx.run_state.previous_sleep["missed"] is True
     assert "made it cold" in r.reason  # judged first, then stopped
 
 
@@ -199,15 +199,11 @@ def test_preview_without_marker_is_not_a_wake(make_ctx, aws, h, platform, clock)
     assert "without the marker" in r.reason
 
 
-def test_wake_hermes_skipped_when_not_in_wake_paths(make_ctx):
-    r = wake_hermes.run(make_ctx(wake_paths=("preview",)))
-    assert r.status is Status.SKIPPED and "WAKE_PATHS" in r.reason
-
 
 # -- concurrency -----
 def test_one_task_passes(make_ctx, aws, h, clock):
     ctx = make_ctx()
-    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    ctx.run_state.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
     arn = h.run_task(aws)
     ctx.tasks.note_answer(arn)
     h.put_container(aws, status="running", taskArn=arn)
@@ -219,7 +215,7 @@ def test_one_task_passes(make_ctx, aws, h, clock):
 def test_extra_tasks_fail_and_are_left_for_cleanup(make_ctx, aws, h, clock):
     ctx = make_ctx()
     old = h.run_task(aws)  # known before the wake: not counted
-    ctx.shared.update(wake_started_wall=clock.now(), known_task_arns={old})
+    ctx.run_state.update(wake_started_wall=clock.now(), known_task_arns={old})
     a, b, _c = h.run_task(aws), h.run_task(aws), h.run_task(aws)
     ctx.tasks.note_answer(a)
     h.put_container(aws, status="running", taskArn=b)
@@ -243,7 +239,7 @@ def test_tasks_of_a_failed_wake_are_still_counted(make_ctx, aws, h, platform, cl
 
 def test_a_foreign_task_a_201_names_is_never_counted(make_ctx, aws, h, clock):
     ctx = make_ctx()
-    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    ctx.run_state.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
     foreign, bare = h.run_task(aws, h.FOREIGN_ENV), h.run_task(aws, {})
     mine = h.run_task(aws)
     for arn in (foreign, bare, mine):
@@ -255,7 +251,7 @@ def test_a_foreign_task_a_201_names_is_never_counted(make_ctx, aws, h, clock):
 
 def test_a_wake_whose_tasks_ecs_does_not_show_is_not_measured(make_ctx, clock):
     ctx = make_ctx()
-    ctx.shared.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
+    ctx.run_state.update(wake_started_wall=clock.now() - 1, known_task_arns=set())
     r = concurrency.run(ctx)
     assert r.status is Status.DEGRADED and r.reason.startswith("not measured")
     assert "duplicate_tasks" not in r.measurements  # never a reassuring 0
