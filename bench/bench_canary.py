@@ -34,8 +34,8 @@ def _truth_ms(events: list[tuple[str, float]], started_at: float) -> float | Non
 
 
 def main() -> int:
-    from canary.cli import open_dependencies
     from canary.clock import SystemClock
+    from canary.composition import open_dependencies
     from canary.config import CanaryConfig
     from canary.runner import run_scenario
     from sandbox import Sandbox

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from canary.clock import Clock, SystemClock
 from canary.config import CanaryConfig, ConfigError
@@ -97,26 +97,9 @@ def _run_sandbox(args: argparse.Namespace, clock: Clock, out: TextIO, err: TextI
         return _run(config, args, clock, out, err)
 
 
-@contextlib.contextmanager
-def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
-    """One httpx client and boto3 clients for one run, closed afterwards."""
-    from botocore.exceptions import BotoCoreError
-
-    from canary.runner import Dependencies
-
-    try:
-        deps = Dependencies.build(config, clock)
-    except BotoCoreError as exc:  # e.g. AWS_PROFILE names no profile: a setting, not a bug
-        raise ConfigError(f"AWS client setup: {exc}; check AWS_PROFILE, AWS_REGION and "
-                          "AWS_ENDPOINT_URL") from None
-    try:
-        yield deps
-    finally:
-        deps.close()
-
-
 def _run(config: CanaryConfig, args: argparse.Namespace, clock: Clock, out: TextIO,
          err: TextIO) -> int:
+    from canary.composition import open_dependencies
     from canary.deadline import Deadline
     from canary.report import full_report, step_line
     from canary.runner import new_run_id, run_scenario

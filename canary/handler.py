@@ -42,7 +42,7 @@ _canary_logger.propagate = False
 @dataclass
 class _Warm:
     key: tuple | None = None  # what the clients were built for (region, endpoint, key source)
-    deps: Any = None  # canary.runner.Dependencies
+    deps: Any = None  # canary.composition.Dependencies
     tracer: Any = None
 
 
@@ -73,7 +73,7 @@ def _dependencies(config: Any) -> Any:
     if _warm.deps is not None and _warm.key == key:
         return _warm.deps
     from canary.clock import SystemClock
-    from canary.runner import Dependencies
+    from canary.composition import Dependencies
 
     if _warm.deps is not None:
         _warm.deps.close()

@@ -13,79 +13,22 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
-
-import httpx
 
 from canary.clients.aws import BoundedClient
 from canary.clients.base import TargetError
-from canary.clients.hermes import HermesClient
-from canary.clients.orchestrator import OrchestratorClient
-from canary.clients.preview import PreviewClient
-from canary.clients.state import StateClient
 from canary.clock import Clock
+from canary.composition import Dependencies, build_context
 from canary.config import CanaryConfig
 from canary.deadline import Deadline
-from canary.harness import Harness
-from canary.memory import RunMemory
 from canary.models import RunResult, Status, StepResult
 from canary.redaction import cut, mask
 from canary.scenario import SCENARIO, Scenario
-from canary.secrets import ApiKeyProvider, SecretError
+from canary.secrets import SecretError
 from canary.steps.base import RunContext, Step
-from canary.tasks import SessionIdentity, SessionTasks
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Dependencies:
-    """What a run talks through, created by the caller (CLI or Lambda handler) and reused.
-
-    `http` is one httpx.Client for the whole run (thread-safe; the canary passes explicit
-    timeouts and never follows redirects). `dynamodb` and `ecs` are boto3 clients.
-    `git_ls_remote(remote, timeout_s) -> [sha, ...]` replaces the `git` subprocess in tests.
-    """
-
-    http: httpx.Client
-    dynamodb: Any
-    ecs: Any
-    api_key: ApiKeyProvider
-    git_ls_remote: Callable[[str, float], list[str]] | None = None
-
-    @classmethod
-    def build(cls, config: CanaryConfig, clock: Clock) -> Dependencies:
-        """The real clients for `config`: one httpx client, boto3 DynamoDB and ECS clients
-        with short timeouts and one retry (clients/aws.py; the run's deadline bounds each
-        call on top), and the API key provider (Secrets Manager only when the key is not
-        given)."""
-        import boto3
-
-        from canary.clients.aws import make_client
-        from canary.clients.transport import http_client
-
-        kwargs: dict[str, Any] = {"region_name": config.region}
-        if config.aws_endpoint_url:
-            kwargs["endpoint_url"] = config.aws_endpoint_url
-        if config.aws_test_credentials:
-            kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
-        session = boto3.session.Session()
-        secrets = (make_client(session, "secretsmanager", **kwargs)
-                   if config.api_key_secret_arn and not config.api_key else None)
-        return cls(
-            http=http_client(max_connections=32, max_keepalive_connections=16),
-            dynamodb=make_client(session, "dynamodb", **kwargs),
-            ecs=make_client(session, "ecs", **kwargs),
-            api_key=ApiKeyProvider(key=config.api_key, secret_arn=config.api_key_secret_arn,
-                                   clock=clock, client=secrets),
-        )
-
-    def close(self) -> None:
-        self.http.close()
-        self.dynamodb.close()
-        self.ecs.close()
-        self.api_key.close()
 
 
 OVERRUN_GRACE_S = 5.0
@@ -159,25 +102,6 @@ def run_scenario(
     run.duration_ms = round((clock.monotonic() - start) * 1000, 1)
     run.metrics = collect_metrics(run, scenario)
     return run
-
-
-def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id: str
-                  ) -> RunContext:
-    hermes = HermesClient(deps.http, config.hermes_api_url, deps.api_key.get, clock, run_id,
-                          connect_timeout_s=config.connect_timeout_s,
-                          max_body_bytes=config.max_body_bytes)
-    preview = PreviewClient(deps.http, config, clock, run_id)
-    state = StateClient(deps.dynamodb, config)
-    orchestrator = OrchestratorClient(deps.ecs, config.ecs_cluster)
-    identity = SessionIdentity(config.client_id, config.thread_id, config.session_id,
-                               config.container_id)
-    tasks = SessionTasks(orchestrator, identity, family=config.ecs_task_family)
-    harness = Harness(config, clock, hermes, preview, state, orchestrator, tasks)
-    memory = (RunMemory(deps.dynamodb, config.lock_table, config.container_id)
-              if config.lock_table else None)
-    return RunContext(config=config, clock=clock, harness=harness, api_key=deps.api_key,
-                      run_id=run_id, tasks=tasks, memory=memory,
-                      git_ls_remote=deps.git_ls_remote)
 
 
 def _bounded(deps: Dependencies, limit: Deadline) -> Dependencies:

@@ -276,9 +276,9 @@ def invoke_lambda(environ: dict[str, str], remaining_ms: float) -> Invoked:
     from aws_lambda_powertools import Logger
 
     from canary.clock import SystemClock
+    from canary.composition import Dependencies
     from canary.invocation import Invocation
     from canary.redaction import RedactingStdout, RedactSecrets
-    from canary.runner import Dependencies
 
     out = TimedOutput()
     stream = RedactingStdout(target=out)

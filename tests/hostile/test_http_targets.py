@@ -256,7 +256,7 @@ def hostile_config(hermes_url: str, router_url: str, **overrides: Any) -> Canary
 
 
 def dependencies(aws: dict[str, Any]) -> Any:
-    from canary.runner import Dependencies
+    from canary.composition import Dependencies
     from canary.secrets import ApiKeyProvider
 
     return Dependencies(http=http_client(), dynamodb=aws["ddb"], ecs=aws["ecs"],
@@ -264,7 +264,7 @@ def dependencies(aws: dict[str, Any]) -> Any:
 
 
 def run_wake_preview(aws: dict[str, Any], router_url: str) -> tuple[Any, float]:
-    from canary.runner import build_context
+    from canary.composition import build_context
     from canary.steps import wake_preview
 
     clock = SystemClock()

@@ -25,6 +25,7 @@ import pytest
 
 from canary import runner
 from canary.clock import SystemClock
+from canary.composition import Dependencies
 from canary.models import RunResult, Status, StepResult
 from canary.redaction import REDACTED, RedactingStdout, RedactSecrets, mask
 from canary.scenario import Scenario
@@ -227,7 +228,7 @@ def run_echo(monkeypatch, echo_hermes: EchoHermes) -> RunResult:
         cleanup_reserve_s=2,
     )
     with httpx.Client() as http:
-        deps = runner.Dependencies(http=http, dynamodb=None, ecs=None,
+        deps = Dependencies(http=http, dynamodb=None, ecs=None,
                                    api_key=ApiKeyProvider(key=KEY, clock=SystemClock()))
         return runner.run_scenario(config, deps, SystemClock(), scenario=scenario)
 

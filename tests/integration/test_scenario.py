@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def run_against(sb: Sandbox, **overrides: Any) -> RunResult:
-    from canary.cli import open_dependencies
+    from canary.composition import open_dependencies
 
     config = CanaryConfig.for_sandbox(sb.info, **overrides)
     clock = SystemClock()

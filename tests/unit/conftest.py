@@ -176,7 +176,7 @@ def platform() -> Platform:
 def make_ctx(aws: dict[str, Any], clock: FakeClock, platform: Platform
              ) -> Iterator[Callable[..., Any]]:
     """A RunContext over MockTransport + moto + the fake clock, for one step at a time."""
-    from canary.runner import Dependencies, build_context
+    from canary.composition import Dependencies, build_context
     from canary.secrets import ApiKeyProvider
 
     clients: list[httpx.Client] = []

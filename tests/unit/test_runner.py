@@ -36,7 +36,7 @@ def fake(name, fn=None, status=Status.PASSED, **measurements):
 
 @pytest.fixture
 def deps(aws, clock, h):
-    from canary.runner import Dependencies
+    from canary.composition import Dependencies
     from canary.secrets import ApiKeyProvider
 
     with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))) as http:
@@ -187,7 +187,7 @@ def test_every_catalogue_run_metric_is_measured_by_a_declared_step():
 
 
 def test_a_key_echoed_by_the_target_is_redacted(aws, clock, h, platform):
-    from canary.runner import Dependencies
+    from canary.composition import Dependencies
     from canary.secrets import ApiKeyProvider
     from canary.steps import wake_hermes
 
