@@ -260,14 +260,6 @@ class Fault(StrEnum):
         metric=MetricCheck("ContractViolations", ">=", 1),
         production_defect=True,
     )
-    ANSWERS_STARTING = "answers_starting", FaultSpec(
-        description=(
-            "a cold resume answers 201 starting at once and starts the task ~1 s later in the "
-            "background (the row is written as usual when it is up)"
-        ),
-        expected_ok=True,
-        note="cleanup waits for the task started late and stops it",
-    )
 
 
 #: name -> one-line description (`python -m sandbox --list-faults`, the canary CLI's check)

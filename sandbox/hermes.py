@@ -241,7 +241,7 @@ class Hermes:
                 return None  # another call is starting it: poll as `starting`
         self.truth.record(container_id, "wake_requested")
         start = self._plan(container_id, session, thread_id)
-        if Fault.ANSWERS_STARTING in self.faults:
+        if "answers_starting" in self.variations:
             self._start_in_background(start)
             return {"status": "starting"}
         if Fault.ALWAYS_RUNNING in self.faults:

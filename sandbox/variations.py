@@ -32,6 +32,11 @@ VARIATIONS: dict[str, str] = {
     "service_tasks": (
         "Hermes's tasks carry startedBy 'ecs-svc/...' (unrelated to Hermes; nothing to rely on)"
     ),
+    "answers_starting": (
+        "a cold resume answers 201 starting at once and starts the task ~1 s later in the "
+        "background (the row is written as usual when it is up); a run that gave up before "
+        "must still stop that task"
+    ),
 }
 
 SERVICE_STARTED_BY = "ecs-svc/8029431187642345891"  # service_tasks: what a service would set

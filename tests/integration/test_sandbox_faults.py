@@ -30,7 +30,7 @@ def test_registry_has_the_named_faults_with_descriptions():
         "router_no_wake", "no_retry_after", "wrong_unknown_status", "websocket_not_refused",
         "never_sleeps", "sleeps_despite_sessions", "autosave_lost", "autosave_push_fails",
         "unreachable_container", "router_unknown_ok", "row_key_mismatch", "always_running",
-        "containers_read_error", "concurrent_wake_fails", "foreign_task_arn", "answers_starting",
+        "containers_read_error", "concurrent_wake_fails", "foreign_task_arn",
     }
     assert names <= set(FAULTS)
     assert all(d.strip() and "\n" not in d for d in FAULTS.values())
@@ -270,7 +270,7 @@ def test_foreign_task_arn_answers_a_foreign_tasks_arn(make_platform):
 
 
 def test_answers_starting_answers_at_once_and_starts_the_task_later(make_platform, wait_for):
-    p = make_platform(faults=["answers_starting"])
+    p = make_platform(variations=["answers_starting"])
     s = p.seed()
     t0 = time.monotonic()
     r = p.resume(s.body)

@@ -99,7 +99,7 @@ def test_fault_is_caught_by_its_step(make_platform, fault):
 def test_a_task_hermes_starts_after_the_run_gave_up_is_cleaned_up(make_platform):
     # Hermes answers 201 `starting` at once and starts the task ~1 s later; the wake gives up
     # after 0.3 s and every later step is quick, so the task appears while cleanup runs.
-    p = make_platform(faults=["answers_starting"])
+    p = make_platform(variations=["answers_starting"])
     run = run_against(p.sb, wake_timeout_s=0.3, sleep_mode="force", wake_paths=("hermes",))
     assert run.step("wake_hermes").status is Status.FAILED
     cleanup = run.step("cleanup")
