@@ -96,7 +96,10 @@ def open_dependencies(config: CanaryConfig, clock: Clock) -> Iterator[Any]:
 
 def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id: str
                   ) -> RunContext:
-    hermes = HermesClient(deps.http, config.hermes_api_url, deps.api_key.get, clock, run_id,
+    def key() -> str:  # read once a run (preflight): never a Secrets Manager call mid-wake
+        return deps.api_key.peek() or deps.api_key.get()
+
+    hermes = HermesClient(deps.http, config.hermes_api_url, key, clock, run_id,
                           connect_timeout_s=config.connect_timeout_s,
                           max_body_bytes=config.max_body_bytes)
     preview = PreviewClient(deps.http, config, clock, run_id)

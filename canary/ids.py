@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 
 MAX_LEN = 100
-_CLIENT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_CLIENT = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # hosts are lower-cased
 _USER = re.compile(r"^[A-Za-z0-9_.:@+*-]+$")
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.:@+-]+$")
 
 # id kind -> (pattern, what it allows, in words)
 RULES: dict[str, tuple[re.Pattern[str], str]] = {
-    "client": (_CLIENT, "a DNS label: letters, digits and inner '-', at most 63 characters"),
+    "client": (_CLIENT, "a DNS label: lower-case letters, digits and inner '-', at most 63 "
+                        "characters"),
     "user": (_USER, "letters, digits and _ . : @ + * -"),
     "thread": (_SEGMENT, "letters, digits and _ . : @ + -, not only dots"),
     "session": (_SEGMENT, "letters, digits and _ . : @ + -, not only dots"),
@@ -37,4 +38,14 @@ def problem(kind: str, value: str | None) -> str | None:
         return f"{len(value)} characters (at most {MAX_LEN})"
     if not pattern.match(value) or set(value) == {"."}:
         return f"{value!r} is not allowed: use {allowed}"
+    return None
+
+
+def overlap(client_id: str, thread_id: str, session_id: str) -> str | None:
+    """Why the ids cannot tell the session's tasks apart (None when they can): a task is the
+    session's when its override values hold the clientId and one of the other ids, so an id
+    equal to the clientId would make every task of that client the canary's."""
+    for name, value in (("thread id", thread_id), ("session id", session_id)):
+        if value == client_id:
+            return f"the {name} equals the client id {client_id!r}"
     return None

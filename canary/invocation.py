@@ -163,6 +163,7 @@ class Invocation:
                 run_id, config.environment, started_at,
                 f"could not read the internal API key: {exc}",
             )
+        tracer = self.tracer(environ)  # before the budget is measured: it costs time too
         left = before_release.remaining()
         slack_s = min(SCENARIO_SLACK_S, left * SCENARIO_SLACK_FRACTION)
         budget_s = left - slack_s
@@ -172,7 +173,6 @@ class Invocation:
                 f"not started: only {max(0.0, budget_s):.1f} s left after taking the lock and "
                 f"reading the key, too little to run and report",
             )
-        tracer = self.tracer(environ)
 
         def scenario() -> RunResult:
             def run() -> RunResult:

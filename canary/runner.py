@@ -56,10 +56,12 @@ def run_scenario(
     deadline_s: float | None = None,
     on_step: Callable[[StepResult], None] | None = None,
     run_id: str | None = None,
-    scenario: Scenario = SCENARIO,
+    scenario: Scenario | None = None,
 ) -> RunResult:
-    """Run the scenario once. `deadline_s`: seconds from now the whole run may take
-    (default config.budget_s; the Lambda passes less when its own time is shorter)."""
+    """Run the scenario (default: canary/scenario.py's) once. `deadline_s`: seconds from now
+    the whole run may take (default config.budget_s; the Lambda passes less when its own time
+    is shorter)."""
+    scenario = scenario or SCENARIO
     run_id = run_id or new_run_id()
     budget = config.budget_s if deadline_s is None else max(0.0, float(deadline_s))
     start = clock.monotonic()
@@ -177,13 +179,13 @@ def _emit(run: RunResult, step: StepResult, on_step: Callable[[StepResult], None
             log.exception("on_step callback raised")
 
 
-def collect_metrics(run: RunResult, scenario: Scenario = SCENARIO) -> dict[str, float]:
+def collect_metrics(run: RunResult, scenario: Scenario | None = None) -> dict[str, float]:
     """RunResult.metrics from the steps' measurements, as each step declares them
     (`Step.measures`), in run order: a later step's value wins. Only from steps that ran
     (not skipped) and put a number there - a check that could not run leaves its metric
     out. ContractViolations always: the sum of every step's `contract_violations`."""
     metrics: dict[str, float] = {}
-    for spec in scenario.all_steps:
+    for spec in (scenario or SCENARIO).all_steps:
         for metric, key in spec.measures.items():
             value = _measured(run, spec.name, key)
             if value is not None:

@@ -102,10 +102,6 @@ class ApiKeyProvider:
         """The key if already known (never fetches): for redacting output."""
         return self._static or self._cached
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._cached = None
-
     def _cannot(self, why: str) -> str:
         return f"cannot read the API key from secret {self.secret_arn}: {why}"
 

@@ -9,7 +9,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from canary.catalogue import DEFAULT_NAMESPACE
 from infra.bundling import canary_code
 from infra.params import CanaryParams
 
@@ -17,7 +16,6 @@ from infra.params import CanaryParams
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "canary.handler.handler"
-SERVICE_NAME = "session-resumption-canary"
 
 PLATFORM_TABLE_ACTIONS = (
     "dynamodb:DescribeTable",  # the sessions table has one of two key schemas
@@ -47,47 +45,9 @@ _RETENTION = {
 
 
 def lambda_environment(params: CanaryParams, lock_table_name: str) -> dict[str, str]:
-    """The variables `CanaryConfig.from_env` reads (docs/ARCHITECTURE.md)."""
-    env = {
-        "CANARY_ENVIRONMENT": params.environment,
-        "HERMES_API_URL": params.hermes_api_url,
-        "INTERNAL_API_KEY_SECRET_ARN": params.api_key_secret_arn,
-        "SESSIONS_TABLE": params.sessions_table,
-        "THREAD_MAPPINGS_TABLE": params.thread_mappings_table,
-        "CONTAINERS_TABLE": params.containers_table,
-        "CONTAINER_INDEX_NAME": params.container_index_name,
-        "ECS_CLUSTER": params.ecs_cluster,
-        "ECS_SERVICE": params.ecs_service,
-        "CANARY_CLIENT_ID": params.canary_client_id,
-        "CANARY_USER_ID": params.canary_user_id,
-        "CANARY_THREAD_ID": params.canary_thread_id,
-        "WAKE_DEGRADED_MS": str(params.wake_degraded_ms),
-        "WAKE_FAILED_MS": str(params.wake_failed_ms),
-        "API_DEGRADED_MS": str(params.api_degraded_ms),
-        "API_FAILED_MS": str(params.api_failed_ms),
-        "SLEEP_MODE": params.sleep_mode,
-        "IDLE_TIMEOUT_S": str(params.idle_timeout_s),
-        "SLEEP_CHECK_INTERVAL_S": str(params.sleep_check_interval_s),
-        "CANARY_BUDGET_S": str(params.effective_budget_s),
-        "LOCK_TABLE": lock_table_name,
-        "POWERTOOLS_METRICS_NAMESPACE": DEFAULT_NAMESPACE,
-        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-    }
-    if params.preview_url_template:
-        env["PREVIEW_URL_TEMPLATE"] = params.preview_url_template
-    else:
-        env["ALB_DNS_NAME"] = params.alb_dns_name or ""
-        env["PREVIEW_DOMAIN"] = params.preview_domain or ""
-    optional = {
-        "WAKE_CONCURRENCY": params.wake_concurrency,
-        "PREVIEW_MARKER": params.preview_marker,
-        "GIT_REMOTE_URL": params.git_remote_url,
-        "CANARY_SESSION_ID": params.canary_session_id,
-        "CANARY_SESSION_ATTRIBUTES": params.session_attributes,
-        "ECS_TASK_FAMILY": params.ecs_task_family,
-    }
-    env.update({k: str(v) for k, v in optional.items() if v is not None})
-    return env
+    """The variables `CanaryConfig.from_env` reads, from the settings table
+    (`CanaryParams.lambda_environment`; the parameters were validated against them)."""
+    return params.lambda_environment(lock_table_name)
 
 
 class CanaryFunction(Construct):

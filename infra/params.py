@@ -1,27 +1,27 @@
 """Deploy parameters: one typed, validated object per environment.
 
-CDK context carries the parameters (cdk.json, `-c`); this module turns one
-environment's mapping into a frozen `CanaryParams` and refuses to synthesize
-anything half-configured: a missing or malformed parameter raises `ParamsError`
+CDK context carries the parameters (cdk.json, `-c`). Which keys exist, their kinds and
+defaults come from the settings table (canary/settings.py): each setting with a context
+key is a `CanaryParams` attribute. A deployment is validated by building the CanaryConfig
+its Lambda will get (`lambda_environment` -> `CanaryConfig.from_env`), so the rules of a
+setting are the same at synth and at run time; only what the stack alone has (schedule,
+e-mails, memory, log retention, the environment's name, timeout and budget) is checked here.
+Nothing half-configured synthesizes: a missing or malformed parameter raises `ParamsError`
 naming the environment, the parameter and how to set it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING as _MISSING
-from dataclasses import dataclass, field, fields
+from dataclasses import field, make_dataclass
 from typing import Any
 
-from canary import contract, ids
-from canary.catalogue import (
-    DEFAULT_API_THRESHOLD_MS,
-    DEFAULT_SCHEDULE_MINUTES,
-    DEFAULT_WAKE_THRESHOLD_MS,
-)
-from canary.config import ConfigError, parse_session_attributes
+from canary import settings
+from canary.config import CanaryConfig, ConfigError
+from canary.settings import BY_VAR, Kind, Setting
 
 # Context keys (cdk.json "context" or `npx cdk ... -c KEY=VALUE`).
 ENVIRONMENTS_KEY = "environments"  # mapping: environment name -> parameters
@@ -31,97 +31,29 @@ STACK_PREFIX = "SessionResumptionCanary"
 MAX_TIMEOUT_S = 14 * 60  # the brief's ceiling, below Lambda's 15 min hard limit
 TIMEOUT_MARGIN_S = 60  # the function ends this long before the next scheduled run
 BUDGET_MARGIN_S = 30  # the canary's own budget ends this long before the timeout
-MAX_DEFAULT_BUDGET_S = 600
-SLEEP_MODES = ("wait", "observe", "force")
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-    2557, 2922, 3288, 3653,
-)
+# What a deployment's config is checked with: the runtime sets AWS_REGION and the lock
+# table's name is a token until deploy, so any valid ones stand in.
+_CHECK_ENV = {"AWS_REGION": "us-east-1", "LOCK_TABLE": "canary-lock"}
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,24}$")
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
-_NAME = re.compile(r"^[\w.-]{1,255}$")
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
+
+PARAMETERS: tuple[Setting, ...] = tuple(s for s in settings.SETTINGS if s.key)
+KEYS: dict[str, str] = {s.key: s.attr for s in PARAMETERS if s.key and s.attr}
+"""Context key -> CanaryParams attribute."""
+_BY_ATTR = {s.attr: s for s in PARAMETERS}
+# Parameters without a default: checked (by name) on construction.
+REQUIRED: tuple[str, ...] = tuple(s.attr for s in PARAMETERS if s.required and s.attr)
+_VAR_NAMES = re.compile(r"\b(" + "|".join(
+    sorted((s.var for s in PARAMETERS if s.var), key=len, reverse=True)) + r")\b")
 
 
 class ParamsError(ValueError):
     """When a deploy parameter is missing, unknown or malformed."""
 
 
-# Context key -> CanaryParams attribute. Required keys have no default below.
-KEYS: dict[str, str] = {
-    "hermesApiUrl": "hermes_api_url",
-    "previewUrlTemplate": "preview_url_template",
-    "albDnsName": "alb_dns_name",
-    "previewDomain": "preview_domain",
-    "apiKeySecretArn": "api_key_secret_arn",
-    "canaryClientId": "canary_client_id",
-    "canaryUserId": "canary_user_id",
-    "canaryThreadId": "canary_thread_id",
-    "scheduleMinutes": "schedule_minutes",
-    "sessionsTable": "sessions_table",
-    "threadMappingsTable": "thread_mappings_table",
-    "containersTable": "containers_table",
-    "containerIndexName": "container_index_name",
-    "ecsCluster": "ecs_cluster",
-    "ecsService": "ecs_service",
-    "wakeDegradedMs": "wake_degraded_ms",
-    "wakeFailedMs": "wake_failed_ms",
-    "apiDegradedMs": "api_degraded_ms",
-    "apiFailedMs": "api_failed_ms",
-    "sleepMode": "sleep_mode",
-    "idleTimeoutSeconds": "idle_timeout_s",
-    "sleepCheckIntervalSeconds": "sleep_check_interval_s",
-    "budgetSeconds": "budget_s",
-    "alarmEmails": "alarm_emails",
-    "memorySize": "memory_size",
-    "logRetentionDays": "log_retention_days",
-    "wakeConcurrency": "wake_concurrency",
-    "previewMarker": "preview_marker",
-    "gitRemoteUrl": "git_remote_url",
-    "canarySessionId": "canary_session_id",
-    "sessionAttributes": "session_attributes",
-    "ecsTaskFamily": "ecs_task_family",
-}
-_ATTR_TO_KEY = {attr: key for key, attr in KEYS.items()}
-
-
-@dataclass(frozen=True)
-class CanaryParams:
-    """Everything one environment's stack needs; validated on construction."""
+class _Params:
+    """What CanaryParams does besides holding the parameters (its fields: the table)."""
 
     environment: str
-    hermes_api_url: str
-    api_key_secret_arn: str
-    canary_client_id: str
-    canary_user_id: str
-    canary_thread_id: str
-    preview_url_template: str | None = None
-    alb_dns_name: str | None = None
-    preview_domain: str | None = None
-    schedule_minutes: int = DEFAULT_SCHEDULE_MINUTES
-    sessions_table: str = contract.SESSIONS_TABLE
-    thread_mappings_table: str = contract.THREAD_MAPPINGS_TABLE
-    containers_table: str = contract.CONTAINERS_TABLE
-    container_index_name: str = contract.CONTAINER_INDEX
-    ecs_cluster: str = contract.ECS_CLUSTER
-    ecs_service: str = contract.ECS_SERVICE
-    wake_degraded_ms: int = 45_000
-    wake_failed_ms: int = DEFAULT_WAKE_THRESHOLD_MS
-    api_degraded_ms: int = 1_000
-    api_failed_ms: int = DEFAULT_API_THRESHOLD_MS
-    sleep_mode: str = "observe"
-    idle_timeout_s: int = contract.IDLE_TIMEOUT_S
-    sleep_check_interval_s: int = contract.SLEEP_CHECK_INTERVAL_S
-    budget_s: int | None = None  # None: derived from the timeout
-    alarm_emails: tuple[str, ...] = field(default_factory=tuple)
-    memory_size: int = 512
-    log_retention_days: int = 30
-    wake_concurrency: int | None = None
-    preview_marker: str | None = None
-    git_remote_url: str | None = None
-    canary_session_id: str | None = None
-    session_attributes: str | None = None  # JSON object (a mapping in cdk.json)
-    ecs_task_family: str | None = None
 
     def __post_init__(self) -> None:
         self._validate()
@@ -138,24 +70,50 @@ class CanaryParams:
         return min(MAX_TIMEOUT_S, self.schedule_minutes * 60 - TIMEOUT_MARGIN_S)
 
     @property
-    def effective_budget_s(self) -> int:
+    def effective_budget_s(self) -> float:
         if self.budget_s is not None:
             return self.budget_s
-        return min(MAX_DEFAULT_BUDGET_S, self.timeout_s - TIMEOUT_MARGIN_S)
+        return min(settings.default("budget_s"), self.timeout_s - TIMEOUT_MARGIN_S)
 
     @property
     def table_names(self) -> tuple[str, str, str]:
         return (self.sessions_table, self.thread_mappings_table, self.containers_table)
 
+    def lambda_environment(self, lock_table_name: str) -> dict[str, str]:
+        """The function's environment: every parameter that has a variable, and what the
+        stack itself sets (environment name, lock table, metric namespace, service name)."""
+        env = {"CANARY_ENVIRONMENT": self.environment}
+        for setting in PARAMETERS:
+            value = self.effective_budget_s if setting.attr == "budget_s" else \
+                getattr(self, setting.attr or "")
+            if setting.var and value not in (None, "", ()):
+                env[setting.var] = settings.env_text(value)
+        env["LOCK_TABLE"] = lock_table_name
+        env["POWERTOOLS_METRICS_NAMESPACE"] = BY_VAR["POWERTOOLS_METRICS_NAMESPACE"].default
+        env["POWERTOOLS_SERVICE_NAME"] = BY_VAR["POWERTOOLS_SERVICE_NAME"].deploy_default
+        return env
+
+    def run_config(self) -> CanaryConfig:
+        """The CanaryConfig the deployed Lambda builds from its environment."""
+        return CanaryConfig.from_env({**self.lambda_environment(_CHECK_ENV["LOCK_TABLE"]),
+                                      "AWS_REGION": _CHECK_ENV["AWS_REGION"]})
+
     # -- validation ----------------------------------------------------------
 
-    def _fail(self, attr: str, problem: str) -> None:
-        key = _ATTR_TO_KEY.get(attr, attr)
-        raise ParamsError(
+    def _fail(self, key: str, problem: str) -> ParamsError:
+        return ParamsError(
             f"environment {self.environment!r}: parameter {key!r} {problem} "
             f"(set it in cdk.json under context.{ENVIRONMENTS_KEY}.{self.environment}, "
             f"or pass -c {self.environment}.{key}=VALUE)"
         )
+
+    def _refused(self, exc: ConfigError) -> ParamsError:
+        """A setting refused by the run-time rules, told in context keys."""
+        first = re.search(r"[A-Za-z][A-Za-z0-9_]*", exc.name)
+        setting = BY_VAR.get(first.group(0)) if first else None
+        key = (setting.key if setting else None) or exc.name
+        text = f"{exc.problem}; {exc.fix}" if exc.problem else str(exc)
+        return self._fail(key, _VAR_NAMES.sub(lambda m: repr(BY_VAR[m.group(1)].key), text))
 
     def _validate(self) -> None:
         if not _ENV_NAME.match(self.environment or ""):
@@ -166,121 +124,45 @@ class CanaryParams:
         for attr in REQUIRED:
             value = getattr(self, attr)
             if value is None or (isinstance(value, str) and not value.strip()):
-                key = _ATTR_TO_KEY[attr]
+                key = _BY_ATTR[attr].key
                 raise ParamsError(
                     f"environment {self.environment!r}: missing required parameter {key!r} "
                     f"(set it in cdk.json under context.{ENVIRONMENTS_KEY}.{self.environment}, "
                     f"or pass -c {self.environment}.{key}=VALUE)"
                 )
-        for attr in ("hermes_api_url", "preview_url_template", "git_remote_url"):
-            value = getattr(self, attr)
-            if value is not None and not re.match(r"^https?://[^\s/]+", value):
-                self._fail(attr, f"must be an http(s) URL, got {value!r}")
-        if self.hermes_api_url.endswith("/"):
-            self._fail("hermes_api_url", "must not end with '/' (e.g. https://alb/hermes)")
-        if not _SECRET_ARN.match(self.api_key_secret_arn):
-            self._fail(
-                "api_key_secret_arn",
-                "must be a Secrets Manager secret ARN "
-                "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), "
-                f"got {self.api_key_secret_arn!r}",
-            )
-        self._validate_preview()
-        self._validate_session()
-        for attr in (
-            "sessions_table", "thread_mappings_table", "containers_table",
-            "container_index_name", "ecs_cluster", "ecs_service",
-        ):
-            if not _NAME.match(getattr(self, attr)):
-                self._fail(attr, f"is not a valid resource name: {getattr(self, attr)!r}")
-        self._validate_numbers()
-        if self.sleep_mode not in SLEEP_MODES:
-            self._fail(
-                "sleep_mode", f"must be one of {', '.join(SLEEP_MODES)}, got {self.sleep_mode!r}"
-            )
-        for email in self.alarm_emails:
-            if not _EMAIL.match(email):
-                self._fail("alarm_emails", f"has an invalid e-mail address {email!r}")
-        self._validate_timing()
-
-    def _validate_session(self) -> None:
-        """The synthetic session's ids and row attributes, by the rules the Lambda applies."""
-        for attr, kind in (("canary_client_id", "client"), ("canary_user_id", "user"),
-                           ("canary_thread_id", "thread"), ("canary_session_id", "session")):
-            value = getattr(self, attr)
-            why = ids.problem(kind, value) if value is not None else None
-            if why:
-                self._fail(attr, f"is not an id the platform allows: {why}")
         try:
-            parse_session_attributes(self.session_attributes)
+            for setting in PARAMETERS:
+                if setting.var is None:  # the stack's own: no run-time rule covers them
+                    settings.validate(setting, getattr(self, setting.attr or ""), setting.key)
+            settings.check_ecs_name("ecsCluster", self.ecs_cluster)
+            config = self.run_config()
         except ConfigError as exc:
-            self._fail("session_attributes", str(exc))
+            raise self._refused(exc) from None
+        self._validate_timing(config)
 
-    def _validate_preview(self) -> None:
-        if self.preview_url_template:
-            template = self.preview_url_template
-            missing = [p for p in ("{clientId}", "{threadId}") if p not in template]
-            if missing:
-                self._fail("preview_url_template", f"must contain {' and '.join(missing)}")
-            return
-        if not self.alb_dns_name and not self.preview_domain:
-            raise ParamsError(
-                f"environment {self.environment!r}: missing required parameter "
-                "'previewUrlTemplate' "
-                "(or both 'albDnsName' and 'previewDomain'); set it in cdk.json under "
-                f"context.{ENVIRONMENTS_KEY}.{self.environment}"
-            )
-        if not self.alb_dns_name:
-            self._fail("alb_dns_name", "is required with 'previewDomain' (or 'previewUrlTemplate')")
-        if not self.preview_domain:
-            self._fail("preview_domain", "is required with 'albDnsName' (or 'previewUrlTemplate')")
-
-    def _validate_numbers(self) -> None:
-        positive = (
-            "schedule_minutes", "wake_degraded_ms", "wake_failed_ms", "api_degraded_ms",
-            "api_failed_ms", "idle_timeout_s", "sleep_check_interval_s",
-        )
-        for attr in positive:
-            if getattr(self, attr) <= 0:
-                self._fail(attr, f"must be > 0, got {getattr(self, attr)}")
-        if self.wake_degraded_ms > self.wake_failed_ms:
-            self._fail("wake_degraded_ms", "must not exceed 'wakeFailedMs'")
-        if self.api_degraded_ms > self.api_failed_ms:
-            self._fail("api_degraded_ms", "must not exceed 'apiFailedMs'")
-        if not 128 <= self.memory_size <= 10240:
-            self._fail("memory_size", f"must be 128..10240 MB, got {self.memory_size}")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            self._fail(
-                "log_retention_days",
-                f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}, "
-                f"got {self.log_retention_days}",
-            )
-        if self.wake_concurrency is not None and not 1 <= self.wake_concurrency <= 10:
-            self._fail("wake_concurrency", f"must be 1..10, got {self.wake_concurrency}")
-
-    def _validate_timing(self) -> None:
-        if self.schedule_minutes * 60 - TIMEOUT_MARGIN_S < 2 * TIMEOUT_MARGIN_S:
-            self._fail("schedule_minutes", f"must be >= 3 minutes, got {self.schedule_minutes}")
+    def _validate_timing(self, config: CanaryConfig) -> None:
         budget = self.effective_budget_s
         if not TIMEOUT_MARGIN_S <= budget <= self.timeout_s - BUDGET_MARGIN_S:
-            self._fail(
-                "budget_s",
+            raise self._fail(
+                "budgetSeconds",
                 f"must be {TIMEOUT_MARGIN_S}..{self.timeout_s - BUDGET_MARGIN_S} s "
-                f"(the function timeout is {self.timeout_s} s), got {budget}",
+                f"(the function timeout is {self.timeout_s} s), got {budget:g}",
             )
-        sleep_window = self.idle_timeout_s + self.sleep_check_interval_s
-        if self.sleep_mode == "wait" and sleep_window >= budget:
-            self._fail(
-                "sleep_mode",
-                f"'wait' needs a budget longer than idleTimeoutSeconds + sleepCheckIntervalSeconds "
-                f"({sleep_window} s) but the budget is {budget} s; use 'observe' or 'force'",
+        needs = config.wait_mode_needs_s + config.cleanup_reserve_s
+        if self.sleep_mode == "wait" and needs > budget:
+            raise self._fail(
+                "sleepMode",
+                f"'wait' needs a budget of at least {math.ceil(needs)} s (twice the sleep bound, "
+                "idleTimeoutSeconds + sleepCheckIntervalSeconds + margin, plus the cleanup "
+                f"reserve) but the budget is {budget:g} s; use 'observe' or 'force'",
             )
-        if self.sleep_mode != "force" and self.schedule_minutes * 60 <= sleep_window:
-            self._fail(
-                "schedule_minutes",
-                f"({self.schedule_minutes} min) must be longer than idleTimeoutSeconds + "
-                f"sleepCheckIntervalSeconds ({sleep_window} s) so the synthetic container "
-                "falls asleep between runs (or use sleepMode 'force')",
+        bound = config.sleep_deadline_s
+        if self.sleep_mode != "force" and self.schedule_minutes * 60 <= bound:
+            raise self._fail(
+                "scheduleMinutes",
+                f"({self.schedule_minutes} min) must be longer than the sleep bound, "
+                f"idleTimeoutSeconds + sleepCheckIntervalSeconds + margin ({bound:g} s), so the "
+                "synthetic container falls asleep between runs (or use sleepMode 'force')",
             )
 
     # -- construction from context -------------------------------------------
@@ -296,52 +178,73 @@ class CanaryParams:
                 f"{', '.join(map(repr, unknown))}; "
                 f"known: {', '.join(sorted(KEYS))}"
             )
-        types = {f.name: f.type for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {attr: None for attr in REQUIRED}  # missing: named on init
         for key, raw in values.items():
-            attr = KEYS[key]
-            kwargs[attr] = _coerce(environment, key, raw, types[attr])
-        for attr in REQUIRED:
-            kwargs.setdefault(attr, None)  # reported by __init__ as missing, by name
+            setting = settings.BY_KEY[key]
+            kwargs[KEYS[key]] = _coerce(environment, setting, raw)
         return cls(environment=environment, **kwargs)
 
 
-# Parameters without a default: checked (by name) in CanaryParams.__init__.
-REQUIRED: tuple[str, ...] = tuple(
-    f.name for f in fields(CanaryParams)
-    if f.name != "environment" and f.default is _MISSING and f.default_factory is _MISSING
+_TYPES = {Kind.NUMBER: float, Kind.WHOLE: int, Kind.EMAILS: tuple[str, ...]}
+
+
+def _field(setting: Setting) -> tuple[str, Any, Any]:
+    """(attribute, type, dataclass field) of one parameter."""
+    kind = _TYPES.get(setting.kind, str)
+    if setting.required:
+        return (setting.attr or "", kind, field())
+    value = setting.default if setting.deploy_default is ... else setting.deploy_default
+    return (setting.attr or "", kind | None if value is None else kind, field(default=value))
+
+
+CanaryParams = make_dataclass(
+    "CanaryParams", [("environment", str), *map(_field, PARAMETERS)],
+    bases=(_Params,), frozen=True, kw_only=True,
 )
+CanaryParams.__module__ = __name__
+CanaryParams.__doc__ = """Everything one environment's stack needs; validated on construction.
+Attributes: `environment` and one per deploy parameter (canary/settings.py, `KEYS`)."""
 
 
-def _coerce(environment: str, key: str, raw: Any, annotation: str) -> Any:
-    """Context values from `-c` arrive as strings: turn them into the field's type."""
+def _coerce(environment: str, setting: Setting, raw: Any) -> Any:
+    """Context values from `-c` arrive as strings, cdk.json's as JSON: the parameter's type."""
     if raw is None:
         return None
+    kind = setting.kind
     try:
-        if "int" in annotation:
+        if kind is Kind.WHOLE:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
             return int(raw)
-        if "tuple" in annotation:
-            if isinstance(raw, str):
-                items = [p.strip() for p in raw.split(",")]
-            elif isinstance(raw, Sequence):
-                items = [str(p).strip() for p in raw]
-            else:
+        if kind is Kind.NUMBER:
+            if isinstance(raw, bool) or not isinstance(raw, int | float | str):
                 raise ValueError
-            return tuple(p for p in items if p)
-        if isinstance(raw, Mapping) and key == "sessionAttributes":
+            return _number(raw.strip()) if isinstance(raw, str) else raw
+        if kind is Kind.EMAILS:
+            if isinstance(raw, str):
+                return settings.parse(setting, raw)
+            if not isinstance(raw, Sequence):
+                raise ValueError
+            return tuple(p for p in (str(x).strip() for x in raw) if p)
+        if kind is Kind.JSON and isinstance(raw, Mapping):
             return json.dumps(raw, sort_keys=True)
         if not isinstance(raw, str):
             raise ValueError
-        return raw.strip()
+        text = raw.strip()
+        return settings.parse(setting, text) if text and kind is not Kind.JSON else text
     except ValueError:
-        kind = "an integer" if "int" in annotation else (
-            "a list (or comma-separated string)" if "tuple" in annotation else "a string"
-        )
+        what = {Kind.WHOLE: "an integer", Kind.NUMBER: "a number",
+                Kind.EMAILS: "a list (or comma-separated string)"}.get(kind, "a string")
         raise ParamsError(
-            f"environment {environment!r}: parameter {key!r} must be {kind}, got {raw!r}"
+            f"environment {environment!r}: parameter {setting.key!r} must be {what}, got {raw!r}"
         ) from None
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def _as_mapping(name: str, raw: Any) -> dict[str, Any]:

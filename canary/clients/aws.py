@@ -179,10 +179,6 @@ class BoundedClient:
         self._deadline = deadline
         self._operations = getattr(getattr(client, "meta", None), "method_to_api_mapping", {})
 
-    @property
-    def unbounded(self) -> Any:
-        return self._client
-
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
         operation = self._operations.get(name)

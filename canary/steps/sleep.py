@@ -36,7 +36,7 @@ def run(ctx: RunContext) -> StepResult:
                       "(no wake succeeded), so there is no sleep to observe")
     if mode == "force":
         return _force(ctx)
-    needed = 2 * ctx.config.sleep_deadline_s + 1.0
+    needed = ctx.config.wait_mode_needs_s
     if ctx.remaining() < needed:
         return result(NAME, Status.SKIPPED,
                       f"skipped: wait mode needs about {needed:.0f} s (twice idle timeout + check "

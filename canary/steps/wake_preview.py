@@ -119,6 +119,9 @@ def _load_until_awake(ctx: RunContext, deadline: float) -> _Polled:
             break
         elif page.transport_failure:
             transport_failures += 1
+        elif page.headers.get("retry-after") is not None:  # e.g. 429: asked to slow down
+            wait = politeness.retry_after(page.headers["retry-after"],
+                                          cap_s=c.retry_after_cap_s, now_wall=clock.now()).wait_s
         if requests >= politeness.PAGE_MAX_REQUESTS:
             out.problems.append(f"gave up after {requests} page loads, the most one loop may "
                                 "send")

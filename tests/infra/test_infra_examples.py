@@ -11,7 +11,7 @@ import pytest
 
 from canary.config import CanaryConfig
 from infra.function import lambda_environment
-from infra.params import environments_from_context
+from infra.params import KEYS, PARAMETERS, CanaryParams, environments_from_context
 
 pytestmark = pytest.mark.infra
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,3 +51,33 @@ def test_each_documented_example_is_accepted_by_the_lambda_config(where, values)
 
 def test_the_docs_ship_at_least_one_example():
     assert readme_examples()
+
+
+# One value for every deploy parameter, as `-c` passes them (text), none of them a default.
+EVERY_PARAMETER = {
+    "hermesApiUrl": "https://alb.example.com/hermes",
+    "previewUrlTemplate": "https://edit.{clientId}.example.com/session/{threadId}/",
+    "albDnsName": "alb.example.com", "previewDomain": "example.com",
+    "apiKeySecretArn": "arn:aws:secretsmanager:us-west-2:111122223333:secret:key-AbCdEf",
+    "canaryClientId": "canary-site", "canaryUserId": "bot@example.com",
+    "canaryThreadId": "thread-7", "canarySessionId": "session-7",
+    "sessionAttributes": '{"editBranch": "thread-{threadId}"}',
+    "sessionsTable": "s-table", "threadMappingsTable": "m-table", "containersTable": "c-table",
+    "containerIndexName": "c-index", "ecsCluster": "cl2", "ecsService": "sv2",
+    "ecsTaskFamily": "fam", "wakeDegradedMs": "40000", "wakeFailedMs": "70000",
+    "apiDegradedMs": "900", "apiFailedMs": "3000", "sleepMode": "force",
+    "idleTimeoutSeconds": "600", "sleepCheckIntervalSeconds": "30", "wakeConcurrency": "5",
+    "budgetSeconds": "300", "previewMarker": "hello {containerId}",
+    "gitRemoteUrl": "https://git.example.com/{containerId}.git", "scheduleMinutes": "20",
+    "alarmEmails": "a@example.com", "memorySize": "1024", "logRetentionDays": "90",
+}
+
+
+def test_every_deploy_parameter_reaches_the_lambda_as_its_variable():
+    assert set(KEYS) - set(EVERY_PARAMETER) == set(), "add a value for each new parameter"
+    params = CanaryParams.from_context("staging", EVERY_PARAMETER)
+    env = lambda_environment(params, "canary-lock")
+    carried = {s.key: env.get(s.var) for s in PARAMETERS if s.var}
+    assert carried == {key: EVERY_PARAMETER[key] for key in carried}
+    config = CanaryConfig.from_env({**env, "AWS_REGION": "us-west-2"})
+    assert (config.wake_concurrency, config.session_id) == (5, "session-7")

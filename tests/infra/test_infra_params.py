@@ -94,7 +94,6 @@ def test_non_integer_number_is_rejected_with_its_name():
     [
         ("apiKeySecretArn", "my-secret", "Secrets Manager secret ARN"),
         ("hermesApiUrl", "alb.internal/hermes", "http\\(s\\) URL"),
-        ("hermesApiUrl", "https://alb.internal/hermes/", "must not end with '/'"),
         ("previewUrlTemplate", "https://edit.example.com/session/", "\\{clientId\\}"),
         ("sleepMode", "snooze", "one of wait, observe, force"),
         ("alarmEmails", ["not-an-address"], "invalid e-mail"),
@@ -106,6 +105,62 @@ def test_non_integer_number_is_rejected_with_its_name():
 def test_malformed_parameter_is_named_with_the_problem(key, value, message):
     with pytest.raises(ParamsError, match=f"'{key}'.*{message}"):
         CanaryParams.from_context("staging", {**VALID, key: value})
+
+
+def test_trailing_slash_on_the_hermes_url_is_dropped_as_the_lambda_drops_it():
+    params = CanaryParams.from_context("staging", {**VALID, "hermesApiUrl": "https://a.b/hermes/"})
+    assert params.hermes_api_url == "https://a.b/hermes"
+    assert params.run_config().hermes_api_url == "https://a.b/hermes"
+
+
+# Each value the Lambda's config refuses fails synth, named by its parameter: the deploy
+# parameters have no rules of their own for what the Lambda reads, so they cannot drift.
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("wakeConcurrency", 21, "must be 1..20"),
+        ("previewMarker", "x" * 1001, "1001 characters"),
+        ("gitRemoteUrl", "--upload-pack=touch /tmp/x", "not a git remote"),
+        ("ecsTaskFamily", "family:3", "not a task definition family"),
+        ("sessionsTable", "ab", "not a DynamoDB table"),
+        ("idleTimeoutSeconds", 100_000, "at most 86400"),
+        ("sessionAttributes", {"userId": "x"}, "cannot be set"),
+        ("previewUrlTemplate", "https://edit.{clientId}.x.com/{site}/session/{threadId}/",
+         "placeholder other than"),
+        ("canaryThreadId", "canary", "equals the client id"),
+    ],
+)
+def test_a_value_the_lambda_refuses_fails_synth_naming_its_parameter(key, value, message):
+    with pytest.raises(ParamsError, match=f"parameter '{key}'.*{message}"):
+        CanaryParams.from_context("staging", {**VALID, key: value})
+
+
+def test_the_largest_wake_concurrency_the_lambda_accepts_deploys():
+    params = CanaryParams.from_context("staging", {**VALID, "wakeConcurrency": 20})
+    assert params.run_config().wake_concurrency == 20
+
+
+def test_a_preview_template_with_a_fixed_host_deploys_as_it_runs():
+    template = "https://edit.canary.example.com/session/{threadId}/"
+    params = CanaryParams.from_context("staging", {**VALID, "previewUrlTemplate": template})
+    assert params.run_config().preview_request("t1")[0] == (
+        "https://edit.canary.example.com/session/t1/")
+
+
+def test_wait_mode_needs_twice_the_sleep_bound_and_the_cleanup_reserve_in_the_budget():
+    # bound = 60 + 10 + 60 (margin) = 130 s; the sleep step needs 2 x 130 + 1 s, cleanup 10%
+    values = {**VALID, "sleepMode": "wait", "idleTimeoutSeconds": 60,
+              "sleepCheckIntervalSeconds": 10}
+    assert CanaryParams.from_context("staging", {**values, "budgetSeconds": 300})
+    with pytest.raises(ParamsError, match=r"'sleepMode'.*'wait' needs a budget of at least 2"):
+        CanaryParams.from_context("staging", {**values, "budgetSeconds": 280})
+
+
+def test_schedule_must_outlast_the_sleep_bound_including_its_margin():
+    # idle 1200 + check 60 + margin 60 = 1320 s = 22 min: the next run could not judge yet
+    with pytest.raises(ParamsError, match=r"'scheduleMinutes'.*\(1320 s\)"):
+        CanaryParams.from_context("staging", {**VALID, "scheduleMinutes": 22})
+    assert CanaryParams.from_context("staging", {**VALID, "scheduleMinutes": 23})
 
 
 @pytest.mark.parametrize("minutes", [5, 22, 30, 60, 240])

@@ -11,7 +11,8 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match
 
-from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, STEP_NAMES, Severity
+from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, Severity
+from canary.scenario import STEP_NAMES
 from infra.alarms import HEALTH_ALARM, alarm_name, specs_for
 from infra.function import RUNTIME, lambda_environment
 from infra.params import MAX_TIMEOUT_S, CanaryParams

@@ -415,12 +415,17 @@ class TestHealthyPlatform:
         self, invoke, monkeypatch, sandbox
     ):
         key = sandbox.api_key
-        from canary.steps import websocket
+        from dataclasses import replace
+
+        from canary import runner
+        from canary.scenario import SCENARIO
 
         def leaky(ctx: Any) -> Any:
             raise ValueError(f"debug dump: key={ctx.api_key.get()}")
 
-        monkeypatch.setattr(websocket, "run", leaky)
+        steps = tuple(replace(s, run=leaky) if s.name == "websocket" else s
+                      for s in SCENARIO.steps)
+        monkeypatch.setattr(runner, "SCENARIO", replace(SCENARIO, steps=steps))
         inv = invoke()  # the Lambda helper asserts the key appears nowhere
         assert inv.run_metrics["ScenarioSuccess"] == 0.0
         assert inv.run_metrics["CanaryError"] == 1.0

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from canary.config import CanaryConfig, ConfigError
+from canary.settings import SETTINGS
 
 SECRET = "s3cret-key-value-123"
 
@@ -128,6 +127,9 @@ def test_bad_value_names_variable_and_problem(var, value, says):
     ({"HERMES_API_URL": "https://a_b!.example.com/hermes"}, "HERMES_API_URL", "host name"),
     ({"CANARY_BUDGET_S": "1e10"}, "CANARY_BUDGET_S", "at most 900"),
     ({"CANARY_BUDGET_S": "inf"}, "CANARY_BUDGET_S", "not a finite number"),
+    ({"CANARY_BUDGET_S": "0.3"}, "CANARY_BUDGET_S", "1"),
+    ({"CANARY_SESSION_ATTRIBUTES": '{"n": ' + "9" * 41 + "}"}, "CANARY_SESSION_ATTRIBUTES",
+     "38 digits"),
     ({"WAKE_TIMEOUT_S": "1e6"}, "WAKE_TIMEOUT_S", "at most 900"),
     ({"WAKE_FAILED_MS": "1e12", "WAKE_DEGRADED_MS": "1"}, "WAKE_FAILED_MS", "at most 900000"),
     ({"API_FAILED_MS": "1e9"}, "API_FAILED_MS", "at most 60000"),
@@ -198,9 +200,8 @@ def test_preview_template_with_a_path_prefix_keeps_it():
     assert c.preview_request("t9")[0] == "https://e.canaryclient.x.com/p/session/t9/"
 
 
-# A sample value for every variable docs/ARCHITECTURE.md documents: each must change the
-# config (so none goes unread). Read by the Lambda handler / Powertools, not the config:
-READ_ELSEWHERE = {"POWERTOOLS_SERVICE_NAME", "CANARY_TRACING"}
+# A sample value for every variable of the settings table that CanaryConfig.from_env reads
+# (the docs' tables are generated from it): each must change the config, so none goes unread.
 SAMPLES = {
     "CANARY_ENVIRONMENT": "staging", "AWS_REGION": "eu-west-1",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "HERMES_API_URL": "https://other.example/hermes",
@@ -220,24 +221,23 @@ SAMPLES = {
     "GIT_REMOTE_URL": "/remotes/{containerId}.git", "SANDBOX_CONTROL_URL": "http://127.0.0.1:9/x",
     "LOCK_TABLE": "canary-lock", "POWERTOOLS_METRICS_NAMESPACE": "Other/Namespace",
     "CANARY_SESSION_ID": "other-session", "CANARY_SESSION_ATTRIBUTES": '{"editBranch": "b"}',
-    "ECS_TASK_FAMILY": "other-family", "CANARY_STATE_TABLE": "canary-state",
+    "ECS_TASK_FAMILY": "other-family",
 }
 
 
-def documented_variables() -> set[str]:
-    doc = (Path(__file__).parents[2] / "docs" / "ARCHITECTURE.md").read_text()
-    section = doc.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
-    return {name for cell in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cell)}
-
-
 def test_every_documented_setting_is_read():
-    documented = documented_variables() - READ_ELSEWHERE
+    documented = {s.var for s in SETTINGS if s.var and not s.reader}  # others: Powertools...
     assert documented - set(SAMPLES) == set(), "add a sample value for each new variable"
     base = dataclasses.asdict(CanaryConfig.from_env(BASE))
     unread = [name for name in sorted(documented)
               if dataclasses.asdict(CanaryConfig.from_env(env(**{name: SAMPLES[name]}))) == base]
     assert unread == []
+
+
+def test_derived_defaults_follow_the_settings_they_derive_from():
+    c = CanaryConfig.from_env(env(CANARY_BUDGET_S="100", WAKE_FAILED_MS="30000",
+                                  WAKE_DEGRADED_MS="20000"))
+    assert (c.cleanup_reserve_s, c.wake_timeout_s) == (10, 60)
 
 
 def test_api_key_never_in_repr_or_str():

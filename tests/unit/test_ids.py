@@ -20,6 +20,7 @@ def test_ids_the_platform_allows_are_accepted(kind, value):
 
 @pytest.mark.parametrize(("kind", "value"), [
     ("client", "-lead"), ("client", "trail-"), ("client", "has.dot"), ("client", "x" * 64),
+    ("client", "Upper"),
     ("thread", ".."), ("thread", "."), ("thread", "a/b"), ("thread", "a?b"), ("thread", "a%2F"),
     ("thread", ""), ("user", "has space"), ("session", "x" * 101),
 ])
@@ -62,3 +63,34 @@ def env_config():
         return CanaryConfig.from_env({**base, **extra})
 
     return make
+
+
+def test_ids_that_equal_the_client_id_are_refused(env_config):
+    # named_by would then match every task of that client: another customer's containers.
+    with pytest.raises(ConfigError, match="equals the client id"):
+        env_config(CANARY_THREAD_ID="canary-site")
+    with pytest.raises(ConfigError, match="equals the client id"):
+        env_config(CANARY_SESSION_ID="canary-site")
+
+
+@pytest.mark.parametrize("user", ["bot@example.com", "*", "a.b+c"])
+def test_deploy_parameters_accept_the_ids_the_lambda_accepts(user):
+    from infra.params import CanaryParams
+
+    params = CanaryParams(
+        environment="staging", hermes_api_url="https://alb.example.com/hermes",
+        api_key_secret_arn="arn:aws:secretsmanager:us-west-2:123456789012:secret:k-AbCdEf",
+        canary_client_id="canary-site", canary_user_id=user, canary_thread_id="t.1@x",
+        preview_url_template="https://edit.{clientId}.example.com/session/{threadId}/")
+    assert params.canary_user_id == user
+
+
+def test_deploy_parameters_refuse_an_id_the_lambda_refuses():
+    from infra.params import CanaryParams, ParamsError
+
+    with pytest.raises(ParamsError, match="canaryThreadId"):
+        CanaryParams(
+            environment="staging", hermes_api_url="https://alb.example.com/hermes",
+            api_key_secret_arn="arn:aws:secretsmanager:us-west-2:123456789012:secret:k-AbCdEf",
+            canary_client_id="canary-site", canary_user_id="u", canary_thread_id="..",
+            preview_url_template="https://edit.{clientId}.example.com/session/{threadId}/")

@@ -376,3 +376,11 @@ def test_a_201_running_while_ecs_says_pending_is_a_violation(make_ctx, aws, h, p
     platform.router = router_from_table(aws, h)
     r = wake_hermes.run(make_ctx())
     assert r.status is Status.FAILED and "ECS says task" in r.reason and "PENDING" in r.reason
+
+
+def test_a_429_with_retry_after_is_honoured_too(make_ctx, platform, clock):
+    pages = iter([httpx.Response(429, headers={"Retry-After": "3"}, text="slow down"),
+                  httpx.Response(200, text=MARKER)])
+    platform.router = lambda req: next(pages)
+    wake_preview.run(make_ctx(wake_timeout_s=20))
+    assert clock.sleeps == [3.0]
