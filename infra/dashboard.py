@@ -7,7 +7,7 @@ from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
 from canary import catalogue as cat
-from canary.scenario import STEP_NAMES
+from canary.scenario import SCENARIO, STEP_NAMES
 from infra.alarms import RUNBOOK, CanaryAlarms
 from infra.params import CanaryParams
 
@@ -100,6 +100,18 @@ class CanaryDashboard(Construct):
             left=[metric(cat.AUTO_SAVE_FAILED, "Sum", "auto-save failed")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
         )
+        # One widget per step that measures something, derived from its declaration: a new
+        # step's metrics are graphed without touching this file.
+        per_step = [
+            cw.GraphWidget(
+                title=f"{step.name}: {', '.join(step.measures)}",
+                left=[metric(cat.METRICS_BY_NAME[name],
+                             "Maximum" if cat.METRICS_BY_NAME[name].latency else "Sum", name)
+                      for name in step.measures],
+                left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=5,
+            )
+            for step in SCENARIO.all_steps if step.measures
+        ]
         hints = "\n".join(
             f"| {s.name} | {s.severity.value} | {s.runbook} |" for s in alarms.specs
         )
@@ -118,5 +130,6 @@ class CanaryDashboard(Construct):
             dashboard_name=f"{params.stack_name}",
             default_interval=Duration.days(7),
             widgets=[[wake, api], [preview, success, status], [steps],
-                     [duplicates, sleep_delay, save], [text]],
+                     [duplicates, sleep_delay, save],
+                     *(per_step[i:i + 3] for i in range(0, len(per_step), 3)), [text]],
         )

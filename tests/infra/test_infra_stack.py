@@ -436,3 +436,12 @@ def test_dashboard_shows_success_steps_faults_alarms_and_the_runbook(dashboard, 
     assert len(alarms["alarms"]) == len(specs_for(synthesized.params)) + 1
     (text,) = [w for w in dashboard["widgets"] if w["type"] == "text"]
     assert "docs/RUNBOOK.md" in text["properties"]["markdown"]
+
+
+def test_each_step_that_measures_has_a_widget_derived_from_its_declaration(dashboard):
+    from canary.scenario import SCENARIO
+
+    for step in SCENARIO.all_steps:
+        if step.measures:
+            widget = _widget(dashboard, f"{step.name}: ")
+            assert {m[1] for m in widget["metrics"]} == set(step.measures), step.name
