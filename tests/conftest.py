@@ -25,3 +25,19 @@ def _wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: floa
 def wait_for() -> Callable[..., Any]:
     """Bounded polling (deadline + short interval); never a fixed sleep."""
     return _wait_for
+
+
+def _stays(predicate: Callable[[], Any], seconds: float, interval: float = 0.05) -> bool:
+    """True if the predicate holds at every check for `seconds` (a bounded negative check)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not predicate():
+            return False
+        time.sleep(interval)
+    return True
+
+
+@pytest.fixture
+def stays() -> Callable[..., bool]:
+    """A bounded check that something does NOT happen for a while (a negative wait_for)."""
+    return _stays

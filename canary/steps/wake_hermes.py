@@ -123,7 +123,7 @@ def run(ctx: RunContext) -> StepResult:
         last = (state.last or {}).get("status") if isinstance(state.last, dict) else None
         problems.append(f"container not running in {c.containers_table} within "
                         f"{ms(clock.monotonic() - calls.t0):.0f} ms (last status "
-                        f"{last or 'none'})" + _row_not_written(ctx))
+                        f"{last or 'none'})" + _row_not_written(ctx, _named(c, calls.answers)))
     elif page is not None and not page.ok:
         last = page.last
         why = ("answered 200 without the marker " + repr(c.marker_for())
@@ -204,9 +204,16 @@ def _judge_answers(c: Any, answers: list[ResumeAnswer | None],
     return problems, violations
 
 
-def _row_not_written(ctx: RunContext) -> str:
-    """When ECS ran a task of the session but its row never said running: the row Hermes
-    reads is not the one the container writes (production's row-key defect)."""
+def _named(c: Any, answers: list[ResumeAnswer | None]) -> str:
+    """The containerId Hermes's 201s named (the session's own when none did)."""
+    named = {cid for a in answers if a is not None and (cid := a.field("containerId"))}
+    return ", ".join(sorted(named)) or c.container_id
+
+
+def _row_not_written(ctx: RunContext, named: str) -> str:
+    """When ECS ran a task of the session but the row Hermes named never said running: the
+    row Hermes reads is not the one the container writes (production's row-key defect) -
+    unless the container died before it registered, which a task still running rules out."""
     try:
         scan = ctx.tasks.scan(include_stopped=True, created_since=ctx.run_state.wake_started_wall)
     except TargetError:
@@ -214,8 +221,10 @@ def _row_not_written(ctx: RunContext) -> str:
     ran = [t for t in scan.tasks if t.get("startedAt") or t.get("lastStatus") == "RUNNING"]
     if not ran:
         return ""
-    return (f"; yet ECS ran {len(ran)} task(s) of the session for this wake: the containers row "
-            f"Hermes named ({ctx.config.container_id}) is not the one the container writes")
+    running = sum(1 for t in ran if t.get("lastStatus") == "RUNNING")
+    return (f"; yet ECS ran {len(ran)} task(s) of the session for this wake ({running} still "
+            f"RUNNING): the containers row Hermes named ({named}) is not the one the container "
+            "writes" + ("" if running else ", or the container died before registering"))
 
 
 STEP = Step(NAME, run, ("preflight",), {"ContainerWakeTime": "wake_ms"}, wake_path="hermes")

@@ -463,11 +463,11 @@ class TestHealthyPlatform:
         self, invoke, monkeypatch
     ):
         calls = spy_on_run_scenario(monkeypatch)
-        inv = invoke(remaining_ms=1_500)
-        # The run was given the remaining time minus the safety margin (1.2 s), not the
+        inv = invoke(remaining_ms=2_500)
+        # The run was given the remaining time minus the safety margin (2.0 s), not the
         # config's 60 s, less what taking the lock and reading the key took and the slice
         # kept for giving the lock back.
-        assert len(calls) == 1 and 0.5 < calls[0] < 1.2 * (1 - invocation.LOCK_CALL_FRACTION)
+        assert len(calls) == 1 and 0.2 < calls[0] < 2.0 * (1 - invocation.LOCK_CALL_FRACTION)
         assert inv.run_metrics["ScenarioSuccess"] == 0.0
         assert inv.run_metrics["CanaryError"] == 0.0
         statuses = {s["name"]: s["status"] for s in inv.result["steps"]}
@@ -476,8 +476,8 @@ class TestHealthyPlatform:
         # Steps still running at the deadline fail; those not started are skipped for it.
         assert statuses["sleep"] != "passed"
         assert inv.result["summary"].startswith(("scenario failed", "scenario incomplete"))
-        assert inv.result["duration_ms"] <= calls[0] * 1000 + 100  # cleanup within the budget
-        assert inv.seconds < 1.5  # reported before Lambda's time ran out
+        assert inv.result["duration_ms"] <= calls[0] * 1000 + 300  # cleanup within the budget
+        assert inv.seconds < 2.5  # reported before Lambda's time ran out
 
     def test_lock_held_by_another_run_skips_without_failing(self, invoke, monkeypatch, sandbox):
         ddb = sandbox.client("dynamodb")

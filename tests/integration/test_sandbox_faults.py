@@ -14,15 +14,6 @@ from sandbox import FAULTS
 pytestmark = pytest.mark.integration
 
 
-def _stays(predicate, seconds: float, interval: float = 0.05) -> bool:
-    """True if the predicate holds at every check for `seconds` (a bounded negative check)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not predicate():
-            return False
-        time.sleep(interval)
-    return True
-
 
 def test_registry_has_the_named_faults_with_descriptions():
     names = {
@@ -89,14 +80,14 @@ def test_auth_not_enforced_accepts_calls_without_the_key(make_platform):
     assert r.json()["status"] == "running"
 
 
-def test_router_no_wake_shows_loading_page_but_never_wakes(make_platform):
+def test_router_no_wake_shows_loading_page_but_never_wakes(stays, make_platform):
     p = make_platform(faults=["router_no_wake"], boot_delay_s=0.1)
     s = p.seed()
     r = p.preview(s.client_id, s.thread_id)
     assert r.status_code in (202, 503)
     assert "Waking Up Edit Session" in r.text
     # a healthy router's wake would have the container running well within this time
-    assert _stays(lambda: p.status(s.container_id) is None and not p.tasks(), 1.0)
+    assert stays(lambda: p.status(s.container_id) is None and not p.tasks(), 1.0)
 
 
 def test_no_retry_after_loading_page_lacks_the_header(make_platform):
@@ -121,12 +112,12 @@ def test_websocket_not_refused_answers_200_to_upgrades(make_platform):
     assert r.status_code == 200
 
 
-def test_never_sleeps_keeps_an_idle_container_without_sessions_up(make_platform):
+def test_never_sleeps_keeps_an_idle_container_without_sessions_up(stays, make_platform):
     p = make_platform(faults=["never_sleeps"], idle_timeout_s=0.2, check_interval_s=0.05)
     s = p.seed()
     p.resume(s.body)
     p.end_session(s)
-    assert _stays(lambda: p.status(s.container_id) in ("running", "idle"), 1.0)  # 5x timeout
+    assert stays(lambda: p.status(s.container_id) in ("running", "idle"), 1.0)  # 5x timeout
     assert "idle_detected" not in p.event_names(s.container_id)
 
 

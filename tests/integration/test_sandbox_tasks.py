@@ -3,7 +3,6 @@ foreign tasks (other customers') that share the cluster."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,15 +12,6 @@ pytestmark = pytest.mark.integration
 FAST = {"idle_timeout_s": 0.3, "check_interval_s": 0.05}
 OTHER_ID = "othersite-other-thread-other"  # what the foreign task's overrides would derive
 
-
-def _stays(predicate, seconds: float, interval: float = 0.05) -> bool:
-    """True if the predicate holds at every check for `seconds` (a bounded negative check)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not predicate():
-            return False
-        time.sleep(interval)
-    return True
 
 
 def _stopped_fields(task: dict) -> tuple:
@@ -74,7 +64,7 @@ def test_stop_task_is_user_initiated_with_reason_and_times(make_platform):
     assert "stop_task" in names and "task_exited" not in names
 
 
-def test_stop_task_while_booting_stops_it_before_it_registers(make_platform, wait_for):
+def test_stop_task_while_booting_stops_it_before_it_registers(stays, make_platform, wait_for):
     p = make_platform(boot_delay_s=0.5)
     s = p.seed()
     with ThreadPoolExecutor(1) as pool:
@@ -86,7 +76,7 @@ def test_stop_task_while_booting_stops_it_before_it_registers(make_platform, wai
     assert _stopped_fields(task) == ("STOPPED", "STOPPED", "UserInitiated")
     assert "stop_task" in p.event_names(s.container_id)
     # past the boot delay, it never registered
-    assert _stays(lambda: "registered_running" not in p.event_names(s.container_id), 0.8)
+    assert stays(lambda: "registered_running" not in p.event_names(s.container_id), 0.8)
 
 
 def test_auto_sleep_exit_is_essential_container_exited(make_platform, wait_for):
@@ -132,10 +122,10 @@ def test_two_foreign_tasks_run_from_the_start(make_platform, task_env):
     assert {bare, other} <= set(running["taskArns"])
 
 
-def test_foreign_tasks_boot_no_container(make_platform):
+def test_foreign_tasks_boot_no_container(stays, make_platform):
     p = make_platform(boot_delay_s=0.05)
     # a booted container would have registered well within this time
-    assert _stays(lambda: p.container(OTHER_ID) is None and not p.event_names(OTHER_ID), 0.5)
+    assert stays(lambda: p.container(OTHER_ID) is None and not p.event_names(OTHER_ID), 0.5)
     assert p.sb._fargate.running(OTHER_ID) is None
 
 
