@@ -18,9 +18,10 @@ how CloudWatch alarms treat missing data", AmazonCloudWatch user guide):
    treatment (breaching / notBreaching). For missing and ignore a real
    non-breaching point gives OK; when only breaching points exist, `missing`
    goes to ALARM once the oldest of them is at least M periods old and every more
-   recent period is breaching or missing ("premature alarm" rule), `ignore`
-   keeps the current state. Each of these matches a row of the documented
-   tables; the tests reproduce those tables.
+   recent period is breaching or missing ("premature alarm" rule); before that
+   (e.g. one recent breaching point, M=3) `missing` goes to INSUFFICIENT_DATA, as
+   the guide documents, and `ignore` keeps the current state. Each of these matches
+   a row of the documented tables; the tests reproduce those tables.
 6. ALARM when at least `datapoints_to_alarm` (M) of the evaluated N breach, OK otherwise.
 """
 
@@ -168,6 +169,11 @@ def evaluate_values(
             AlarmState.ALARM,
             f"oldest breaching datapoint is {oldest_age} periods old and nothing since "
             "is within the threshold",
+        )
+    if treatment is MissingData.MISSING:  # documented: too recent to alarm, too few to clear
+        return result(
+            AlarmState.INSUFFICIENT_DATA,
+            f"oldest breaching datapoint is {oldest_age} periods old (< M={m}): too few to decide",
         )
     return result(current_state, f"too few datapoints to decide ({treatment}); state kept")
 

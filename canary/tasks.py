@@ -8,9 +8,9 @@ fact is never counted, listed as ours or stopped (it may be another customer's c
 
 Look-ups are bounded: the ARNs already known, then ListTasks narrowed to the task family
 (configured, or learnt from a task already proven ours), at most MAX_LIST_PAGES pages per
-status and MAX_DESCRIBED descriptions per scan; a task once proven another customer's is
-never described again in the run. A scan that hit a bound says so. Polls that scan wait
-at least ECS_POLL_S between scans.
+status and MAX_DESCRIBED descriptions per scan; a listed task once found not ours is not
+described again in the run (ARNs a response names are, every scan). A scan that hit a
+bound says so. Polls that scan wait at least ECS_POLL_S between scans.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class SessionTasks:
         self.recorded: set[str] = set()  # ARNs the session's containers row named
         self.families: set[str] = {family} if family else set()
         self.configured_family = family
-        self._others: set[str] = set()  # ARNs described once and proven another's
+        self._others: set[str] = set()  # ARNs described once and found not ours
 
     # -- facts ------------------------------------------------------------------------
     def note_answer(self, arn: str | None) -> None:
@@ -122,12 +122,10 @@ class SessionTasks:
         described = self.orchestrator.describe(wanted) if wanted else []
         ours = [t for t in described if self.tie(t)]
         self._learn(ours)
-        # Another client's task (its overrides name a value, never this clientId) stays
-        # theirs whatever the run learns later: it is never described again.
-        others = {t["taskArn"] for t in described if (values := override_values(t))
-                  and self.identity.client_id not in values}
+        # A listed task found not ours is not described again in this run: only a 201 and the
+        # row together could still make it ours, and those ARNs are described every scan.
         with self._lock:
-            self._others.update(others)
+            self._others.update({t["taskArn"] for t in described} - {t["taskArn"] for t in ours})
         return ours, set(wanted) - {t["taskArn"] for t in ours}
 
     def scan(self, *, include_stopped: bool = False, created_since: float | None = None) -> Scan:

@@ -80,11 +80,24 @@ def test_documented_missing_data_tables(m, table, current):
             assert got.state == (current if want == KEEP else want), (pattern, treatment, got)
 
 
-def test_premature_alarm_is_avoided_while_the_breach_is_recent():
-    # "- - - - X" and "- - - X -" with M=3 do not alarm yet: the next point may be fine.
-    for pattern in ("- - - - X", "- - - X -"):
-        got = evaluate_values(spec(3, 3), values(pattern), current_state=OK)
-        assert got.state is OK
+@pytest.mark.parametrize("current", [OK, ALARM])
+@pytest.mark.parametrize("pattern", ["- - - - X", "- - - X -"])
+def test_missing_with_only_a_recent_breach_is_insufficient_data(pattern, current):
+    # The guide: `missing`, one breaching point younger than M and no premature alarm ->
+    # INSUFFICIENT_DATA, whatever the state was (not kept, not alarmed).
+    got = evaluate_values(spec(3, 3), values(pattern), current_state=current)
+    assert got.state is INSUFFICIENT
+
+
+@pytest.mark.parametrize("current", [OK, ALARM])
+def test_ignore_with_only_a_recent_breach_keeps_the_state(current):
+    got = evaluate_values(spec(3, 3, MissingData.IGNORE), values("- - - - X"),
+                          current_state=current)
+    assert got.state is current
+
+
+def test_missing_alarms_once_the_lone_breach_is_m_periods_old():
+    assert evaluate_values(spec(3, 3), values("- - X - -"), current_state=OK).state is ALARM
 
 
 def test_ignore_keeps_insufficient_data_when_nothing_arrives():
