@@ -9,6 +9,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from canary.steps.sleep import keepalive_thread
 from infra.bundling import canary_code
 from infra.params import CanaryParams
 
@@ -17,17 +18,12 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "canary.handler.handler"
 
-PLATFORM_TABLE_ACTIONS = (
-    "dynamodb:DescribeTable",  # the sessions table has one of two key schemas
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-)
-LOCK_TABLE_ACTIONS = (
-    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-)
+# Exactly what canary/ calls on each table (tests/infra/test_infra_iam.py reads the source).
+CONTAINERS_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+MAPPINGS_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+CONTAINER_INDEX_ACTIONS = ("dynamodb:Query",)
+SESSIONS_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
+LOCK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
@@ -50,6 +46,41 @@ def lambda_environment(params: CanaryParams, lock_table_name: str) -> dict[str, 
     return params.lambda_environment(lock_table_name)
 
 
+def canary_keys(params: CanaryParams) -> dict[str, tuple[str, ...]]:
+    """The partition keys the canary touches, per platform table: read from the CanaryConfig
+    the Lambda gets (`params.run_config()`), never re-derived here."""
+    config = params.run_config()
+    return {
+        "containers": (config.container_id,),
+        "mappings": (config.thread_id, keepalive_thread(config.thread_id)),
+        "container_index": (config.container_id,),  # the index's partition key
+        "sessions": (config.session_id,),
+    }
+
+
+def platform_table_statements(stack: Stack, params: CanaryParams) -> list[iam.PolicyStatement]:
+    """One statement per table (and the container index): only the actions the canary calls
+    there, only on the items whose partition key is the canary's own."""
+    def arn(name: str) -> str:
+        return stack.format_arn(service="dynamodb", resource="table", resource_name=name)
+
+    keys = canary_keys(params)
+    index = f"{params.thread_mappings_table}/index/{params.container_index_name}"
+    grants = (
+        ("ContainersOwnRow", CONTAINERS_ACTIONS, arn(params.containers_table), "containers"),
+        ("MappingsOwnThreads", MAPPINGS_ACTIONS, arn(params.thread_mappings_table), "mappings"),
+        ("ContainerIndexOwnContainer", CONTAINER_INDEX_ACTIONS, arn(index), "container_index"),
+        ("SessionsOwnSession", SESSIONS_ACTIONS, arn(params.sessions_table), "sessions"),
+    )
+    return [
+        iam.PolicyStatement(
+            sid=sid, actions=list(actions), resources=[resource],
+            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": list(keys[key])}},
+        )
+        for sid, actions, resource, key in grants
+    ]
+
+
 class CanaryFunction(Construct):
     """Role + log group + the scheduled function (invoked by EventBridge, never retried)."""
 
@@ -66,14 +97,6 @@ class CanaryFunction(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
-        table_arns = [
-            stack.format_arn(service="dynamodb", resource="table", resource_name=name)
-            for name in params.table_names
-        ]
-        index_arn = stack.format_arn(
-            service="dynamodb", resource="table",
-            resource_name=f"{params.thread_mappings_table}/index/{params.container_index_name}",
-        )
         cluster_arn = stack.format_arn(
             service="ecs", resource="cluster", resource_name=params.ecs_cluster,
         )
@@ -88,11 +111,7 @@ class CanaryFunction(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                 resources=[self.log_group.log_group_arn],
             ),
-            iam.PolicyStatement(
-                sid="PlatformTables",
-                actions=list(PLATFORM_TABLE_ACTIONS),
-                resources=[*table_arns, index_arn],
-            ),
+            *platform_table_statements(stack, params),
             iam.PolicyStatement(
                 sid="LockTable",
                 actions=list(LOCK_TABLE_ACTIONS),

@@ -112,12 +112,10 @@ class RunContext:
                     self.run_state.accepted_starting_at = self.clock.now()
         return ans
 
-    def container_row(self, container_id: str | None = None) -> dict[str, Any] | None:
-        """The containers row (the session's by default); its taskArn is noted as a fact."""
-        cid = container_id or self.config.container_id
-        row = self.state.get_container(cid)
-        if cid == self.config.container_id:
-            self.tasks.note_row(row)
+    def container_row(self) -> dict[str, Any] | None:
+        """The session's containers row; its taskArn is noted as a fact about its tasks."""
+        row = self.state.get_container(self.config.container_id)
+        self.tasks.note_row(row)
         return row
 
 
@@ -179,8 +177,11 @@ def running_answer_problem(ctx: RunContext, ans: ResumeAnswer) -> str | None:
     the task it names, if any, is the session's and RUNNING. Returns the contradiction."""
     if ans.status != 201 or ans.container_status != "running":
         return None
-    cid = ans.field("containerId") or ctx.config.container_id
-    row = ctx.container_row(cid) or {}
+    cid = ctx.config.container_id
+    named = ans.field("containerId")
+    if named and named != cid:  # the canary reads (and may read) only its own row
+        return f"201 named container {named}, not the session's {cid}"
+    row = ctx.container_row() or {}
     if row.get("status") not in ("running", "idle"):
         return (f"201 said running but the containers row {cid} says "
                 f"{row.get('status') or 'nothing (no row)'}")

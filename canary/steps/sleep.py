@@ -25,6 +25,11 @@ NAME = "sleep"
 LIVE = ("running", "idle")
 
 
+def keepalive_thread(thread_id: str) -> str:
+    """The extra mapping wait mode holds (infra/function.py grants access to it by key)."""
+    return f"{thread_id}-keepalive"
+
+
 def run(ctx: RunContext) -> StepResult:
     mode = ctx.config.sleep_mode
     if mode == "observe":
@@ -163,7 +168,7 @@ def _wait(ctx: RunContext) -> StepResult:
         ctx.run_state.dirtied_at_ms = dirtied_at
 
     # 1. an active session keeps it awake past the bound
-    extra = f"{c.thread_id}-keepalive"
+    extra = keepalive_thread(c.thread_id)
     ctx.harness.create_thread_mapping(c.session_id, extra, cid)
     ctx.run_state.extra_mappings.append(extra)
     hold_from = clock.monotonic()

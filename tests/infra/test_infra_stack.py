@@ -232,11 +232,15 @@ def test_iam_resources_are_the_platform_tables_the_lock_table_the_cluster_and_th
             )
             conditions[action] = statement.get("Condition")
     arn = "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/"
-    platform = {arn + name for name in params.table_names}
-    platform.add(f"{arn}{params.thread_mappings_table}/index/{params.container_index_name}")
-    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
-        assert by_action[action] == platform | {f"<{lock_id}.Arn>"}, action
-    assert by_action["dynamodb:Query"] == platform
+    containers, mappings, sessions, lock = (
+        arn + params.containers_table, arn + params.thread_mappings_table,
+        arn + params.sessions_table, f"<{lock_id}.Arn>")
+    index = f"{arn}{params.thread_mappings_table}/index/{params.container_index_name}"
+    assert by_action["dynamodb:GetItem"] == {containers, mappings, lock}
+    assert by_action["dynamodb:PutItem"] == {mappings, sessions, lock}
+    assert by_action["dynamodb:DeleteItem"] == {mappings, lock}
+    assert by_action["dynamodb:UpdateItem"] == {containers}
+    assert by_action["dynamodb:Query"] == {index, sessions}
     cluster = f":cluster/{params.ecs_cluster}"
     assert by_action["ecs:ListTasks"] == {"*"}
     assert by_action["ecs:DescribeTasks"] == by_action["ecs:StopTask"]

@@ -96,10 +96,6 @@ def test_ignore_with_only_a_recent_breach_keeps_the_state(current):
     assert got.state is current
 
 
-def test_missing_alarms_once_the_lone_breach_is_m_periods_old():
-    assert evaluate_values(spec(3, 3), values("- - X - -"), current_state=OK).state is ALARM
-
-
 def test_ignore_keeps_insufficient_data_when_nothing_arrives():
     got = evaluate_values(spec(3, 3, MissingData.IGNORE), values("- - - - -"))
     assert got.state is INSUFFICIENT

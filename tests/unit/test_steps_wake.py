@@ -384,3 +384,15 @@ def test_a_429_with_retry_after_is_honoured_too(make_ctx, platform, clock):
     platform.router = lambda req: next(pages)
     wake_preview.run(make_ctx(wake_timeout_s=20))
     assert clock.sleeps == [3.0]
+
+
+def test_a_201_naming_another_container_is_a_violation_without_reading_its_row(
+        make_ctx, aws, h, platform):
+    h.put_container(aws, "other-t9-u9", status="stopped")  # its row: never the canary's to read
+    h.put_container(aws, status="running")
+    platform.hermes = lambda req: httpx.Response(
+        201, json={"containerId": "other-t9-u9", "status": "running"})
+    platform.router = router_from_table(aws, h)
+    r = wake_hermes.run(make_ctx())
+    assert r.status is Status.FAILED
+    assert "201 named container other-t9-u9, not the session's canary-t1-u1" in r.reason
