@@ -8,8 +8,10 @@ it is imported by the Lambda at cold start and by the CDK app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 DEFAULT_NAMESPACE = "Webordinary/SessionResumptionCanary"
 ENVIRONMENT_DIMENSION = "Environment"
@@ -24,13 +26,49 @@ class Unit(StrEnum):
 
 
 @dataclass(frozen=True)
+class When:
+    """One configuration in which the canary emits a metric: every condition given holds.
+
+    Kept as data next to the metric so infra creates an alarm only where its metric can
+    appear (an alarm on a metric never emitted can never fire, and says nothing)."""
+
+    sleep_modes: tuple[str, ...] = ()  # SLEEP_MODE is one of these (empty: any mode)
+    wake_path: str = ""  # WAKE_PATHS includes this path
+    setting: str = ""  # this CanaryConfig field is set (not None or empty)
+
+    def holds(self, config: Any) -> bool:
+        """True when `config` (a CanaryConfig, or anything with its attributes) meets it."""
+        return (
+            (not self.sleep_modes or getattr(config, "sleep_mode", None) in self.sleep_modes)
+            and (not self.wake_path or self.wake_path in (getattr(config, "wake_paths", ()) or ()))
+            and (not self.setting or getattr(config, self.setting, None) not in (None, "", ()))
+        )
+
+    def __str__(self) -> str:
+        parts = []
+        if self.sleep_modes:
+            parts.append(f"sleep mode {' or '.join(self.sleep_modes)}")
+        if self.wake_path:
+            parts.append(f"wake path {self.wake_path!r}")
+        if self.setting:
+            parts.append(f"{self.setting} set")
+        return " and ".join(parts) or "always"
+
+
+ALWAYS = (When(),)
+
+
+@dataclass(frozen=True)
 class MetricSpec:
-    """One metric the canary emits: its name, unit, dimensions and meaning."""
+    """One metric the canary emits: its name, unit, dimensions and meaning; when it is
+    emitted, and what watches it (an alarm, a dashboard graph, or both, and why)."""
 
     name: str
     unit: Unit
     description: str
     dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,)
+    watched_by: str = ""
+    emitted_when: tuple[When, ...] = ALWAYS
     # Standard (60 s) storage suffices while every alarm period is >= 60 s;
     # set True for a metric whose alarm needs a sub-minute period.
     high_resolution: bool = False
@@ -39,36 +77,62 @@ class MetricSpec:
     latency: bool = False
 
 
-def _latency(name: str, description: str) -> MetricSpec:
-    return MetricSpec(name, Unit.MILLISECONDS, description, latency=True)
+    def emitted_by(self, config: Any) -> bool:
+        """Whether a canary configured so can ever emit this metric."""
+        return any(w.holds(config) for w in self.emitted_when)
 
 
-def _count(name: str, description: str, dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,)):
-    return MetricSpec(name, Unit.COUNT, description, dimensions)
+def _latency(name: str, description: str, watched_by: str,
+             emitted_when: tuple[When, ...] = ALWAYS) -> MetricSpec:
+    return MetricSpec(name, Unit.MILLISECONDS, description, watched_by=watched_by,
+                      emitted_when=emitted_when, latency=True)
+
+
+def _count(name: str, description: str, watched_by: str,
+           dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,),
+           emitted_when: tuple[When, ...] = ALWAYS) -> MetricSpec:
+    return MetricSpec(name, Unit.COUNT, description, dimensions, watched_by, emitted_when)
+
+
+SLEEP_OBSERVED = (When(sleep_modes=("wait", "observe")),)  # force mode stops it itself
 
 
 CONTAINER_WAKE_TIME = _latency(
     "ContainerWakeTime",
     "Cold wake through Hermes: first resume-preview request sent until the container "
     "is running and its preview answers.",
+    "alarm WakeTimeHigh (pages) and a graph against the wake target: the headline promise",
+    (When(wake_path="hermes"),),
 )
 PREVIEW_WAKE_TIME = _latency(
     "PreviewWakeTime",
     "Cold wake through the preview URL: first request until the router serves 200.",
+    "alarm PreviewWakeTimeHigh (ticket) and a graph against the wake target",
+    (When(wake_path="preview"),),
 )
 API_RESPONSE_TIME = _latency(
-    "APIResponseTime", "resume-preview response time for a running container."
+    "APIResponseTime", "resume-preview response time for a running container.",
+    "alarm ResumeApiSlow (pages) and a graph against the API target",
 )
 ROUTE_LATENCY = _latency(
-    "RouteLatency", "Preview request through the router to a running container."
+    "RouteLatency", "Preview request through the router to a running container.",
+    "graph only (the route step's widget): a broken route fails the run (ScenarioFailed); "
+    "its latency has no contract target to alarm on",
 )
 AUTO_SLEEP_DELAY = _latency(
-    "AutoSleepDelay", "How long after the idle timeout the container reached stopped."
+    "AutoSleepDelay", "How long after the idle timeout the container reached stopped.",
+    "graph only (auto-sleep widget): a sleep too late is AutoSleepMissed's alarm",
+    SLEEP_OBSERVED,
 )
-SCENARIO_DURATION = _latency("ScenarioDuration", "Wall time of the whole scenario run.")
+SCENARIO_DURATION = _latency(
+    "ScenarioDuration", "Wall time of the whole scenario run.",
+    "graph only (canary health widget, against the budget): a run cut short by its budget "
+    "already fails (ScenarioFailed)",
+)
 STEP_SUCCESS = _count(
     "StepSuccess",
     "1 when a step passed or was degraded, 0 when it failed (skipped steps emit nothing).",
+    "graph only (per-step success): which step failed; failures alarm through ScenarioSuccess",
     (ENVIRONMENT_DIMENSION, STEP_DIMENSION),
 )
 SCENARIO_SUCCESS = _count(
@@ -76,31 +140,51 @@ SCENARIO_SUCCESS = _count(
     "Every invocation emits it: 1 when no step failed and the scenario ran to the end (or "
     "the run was skipped because another run holds the lock), 0 otherwise, including config, "
     "secret and canary errors and a run cut short by its time budget.",
+    "alarms ScenarioFailed (pages unless the canary itself erred) and CanaryHeartbeat "
+    "(owners), and the success-rate graph",
 )
-RUN_SKIPPED = _count("RunSkipped", "1 when the run was skipped because another run holds the lock.")
+RUN_SKIPPED = _count(
+    "RunSkipped", "1 when the run was skipped because another run holds the lock.",
+    "graph only (canary health widget): a skip is harmless once; many mean runs overlap, "
+    "which the heartbeat and duration graphs show",
+)
 DUPLICATE_TASKS = _count(
-    "DuplicateTasks", "Tasks started beyond one for a single wake of the synthetic container."
+    "DuplicateTasks", "Tasks started beyond one for a single wake of the synthetic container.",
+    "alarm DuplicateTasks (pages) and the duplicate-tasks graph",
 )
 RESUME_STARTED_TASK = _count(
     "ResumeStartedTask",
     "Tasks started by resume-preview calls for a container that was already running (each "
     "such resume is a cold start and a duplicate container; how a row-key defect shows).",
+    "alarm ResumeStartedTask (pages) and the duplicate-tasks graph",
 )
 AUTO_SLEEP_MISSED = _count(
-    "AutoSleepMissed", "1 when the container was still up after idle timeout + check interval."
+    "AutoSleepMissed", "1 when the container was still up after idle timeout + check interval.",
+    "alarm AutoSleepMissed (ticket) and the auto-sleep graph",
+    emitted_when=SLEEP_OBSERVED,
 )
 AUTO_SAVE_FAILED = _count(
-    "AutoSaveFailed", "1 when a sleep with unsaved work did not leave a pushed commit (work lost)."
+    "AutoSaveFailed", "1 when a sleep with unsaved work did not leave a pushed commit (work lost).",
+    "alarm AutoSaveFailed (pages: work lost) and the auto-save graph",
+    # Wait mode watches a dirty sleep itself; observe mode checks the lastAutoSave the
+    # container reports for the previous run's sleep (pushed=false, or, with a git remote,
+    # a commit missing there). Force mode stops the task: nothing is auto-saved.
+    emitted_when=(When(sleep_modes=("wait", "observe")),),
 )
 AUTH_NOT_ENFORCED = _count(
-    "AuthNotEnforced", "1 when resume-preview succeeded without the internal API key."
+    "AuthNotEnforced", "1 when resume-preview succeeded without the internal API key.",
+    "alarm AuthNotEnforced (ticket: a security finding) and the auth step's graph",
 )
 CONTRACT_VIOLATIONS = _count(
     "ContractViolations",
     "Responses that broke the platform contract (wrong status, body, headers).",
+    "alarm ContractViolations (ticket) and the contract graph: the platform changed under "
+    "the canary",
 )
 CANARY_ERROR = _count(
-    "CanaryError", "1 when the canary itself could not run: bad config, unreadable secret, a bug."
+    "CanaryError", "1 when the canary itself could not run: bad config, unreadable secret, a bug.",
+    "alarm CanaryError (the canary's owners; it also keeps ScenarioFailed from paging) and "
+    "the canary health graph",
 )
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -146,6 +230,16 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+class Owner(StrEnum):
+    """Whose fault an alarm reports, so it reaches the people who can fix it.
+
+    Platform critical alarms page through the health composite (only it notifies), platform
+    warnings open tickets, the canary's own faults go to the canary's owners."""
+
+    PLATFORM = "platform"
+    CANARY = "canary"
+
+
 @dataclass(frozen=True)
 class AlarmSpec:
     """One CloudWatch alarm, fully specified, so infra and tests agree on it.
@@ -172,6 +266,24 @@ class AlarmSpec:
     # math `FILL(m, value)`), so no period is ever missing and the alarm fires after
     # exactly M silent periods (plain missing-data handling looks further back).
     fill_missing: float | None = None
+    owner: Owner = Owner.PLATFORM
+    # In the health composite only while this alarm is not in ALARM: a failed run the
+    # canary caused itself (CanaryError) is not a platform symptom.
+    unless: str | None = None
+
+    @property
+    def pages(self) -> bool:
+        """Part of the health composite, which alone notifies the paging topic."""
+        return self.owner is Owner.PLATFORM and self.severity is Severity.CRITICAL
+
+    def emitted_when(self) -> tuple[When, ...]:
+        """When its metric is emitted (metrics outside the catalogue, AWS/Lambda's: always)."""
+        spec = METRICS_BY_NAME.get(self.metric) if self.namespace is None else None
+        return spec.emitted_when if spec else ALWAYS
+
+    def checkable_by(self, config: Any) -> bool:
+        """Whether a canary configured so can ever feed this alarm."""
+        return any(w.holds(config) for w in self.emitted_when())
 
 
 DEFAULT_SCHEDULE_MINUTES = 30
@@ -220,13 +332,16 @@ def alarm_specs(
         AlarmSpec(
             "ScenarioFailed", SCENARIO_SUCCESS.name, "Minimum", 1, Comparison.LESS_THAN,
             period, 2, 2, ok_missing, Severity.CRITICAL,
-            "Two runs in a row failed: read the canary log for the failed step and its reason.",
+            "Two runs in a row failed: read the canary log for the failed step and its reason. "
+            "Pages only while CanaryError is OK: runs the canary itself broke go to its owners.",
+            unless="CanaryError",
         ),
         AlarmSpec(
             "CanaryHeartbeat", SCENARIO_SUCCESS.name, "SampleCount", 1, Comparison.LESS_THAN,
             period, 2, 2, MissingData.BREACHING, Severity.CRITICAL,
-            "No canary result for two periods: check the schedule rule, the function's "
-            "errors and throttles.", fill_missing=0,
+            "Canary fault, not a platform one (goes to the canary's owners): no canary result "
+            "for two periods; check the schedule rule, the function's errors and throttles.",
+            fill_missing=0, owner=Owner.CANARY,
         ),
         at_least_one(
             "AutoSaveFailed", AUTO_SAVE_FAILED.name, Severity.CRITICAL,
@@ -253,15 +368,33 @@ def alarm_specs(
             "Security finding: resume-preview accepts calls without the internal API key.",
         ),
         at_least_one(
-            "CanaryError", CANARY_ERROR.name, Severity.WARNING,
-            "The canary could not run (config, secret or a canary bug): read its log line.",
+            "ContractViolations", CONTRACT_VIOLATIONS.name, Severity.WARNING,
+            "The platform answered outside its contract (status, body, headers): read the run's "
+            "findings; the platform changed, or the contract must.",
         ),
+        # In ALARM while either of the last two runs erred, so ScenarioFailed (two failed
+        # runs) pages only when neither failure was the canary's own.
+        replace(at_least_one(
+            "CanaryError", CANARY_ERROR.name, Severity.WARNING,
+            "Canary fault, not a platform one (goes to the canary's owners): the canary could "
+            "not run (config, secret or a canary bug); read its log line.", m=1, n=2,
+        ), owner=Owner.CANARY),
         AlarmSpec(
             "CanaryLambdaErrors", "Errors", "Sum", 1, Comparison.GREATER_OR_EQUAL, period, 1, 1,
             ok_missing, Severity.WARNING,
-            "The canary Lambda itself errored or timed out: read its log group.",
-            namespace="AWS/Lambda", dimensions=("FunctionName",),
+            "Canary fault, not a platform one (goes to the canary's owners): the canary Lambda "
+            "itself errored or timed out; read its log group.",
+            namespace="AWS/Lambda", dimensions=("FunctionName",), owner=Owner.CANARY,
         ),
+    )
+
+
+def health_in_alarm(specs: tuple[AlarmSpec, ...], in_alarm: Mapping[str, bool]) -> bool:
+    """The health composite's rule, as infra builds it: any paging alarm in ALARM whose
+    `unless` alarm is not (an alarm not deployed counts as not in ALARM)."""
+    return any(
+        in_alarm.get(s.name, False) and not (s.unless and in_alarm.get(s.unless, False))
+        for s in specs if s.pages
     )
 
 

@@ -51,6 +51,7 @@ class Kind(Enum):
     LIST = "comma list"
     JSON = "JSON object"
     EMAILS = "e-mail list"
+    NAMES = "name list"  # comma list of identifiers, kept as written (subnet ids...)
 
 
 @dataclass(frozen=True)
@@ -255,10 +256,64 @@ def _check_emails(name: str, value: tuple[str, ...]) -> None:
                               "use addresses like oncall@example.com")
 
 
+def _check_endpoints(name: str, value: tuple[str, ...]) -> None:
+    """Each an e-mail address or an https URL SNS can post to; a URL is never echoed (a chat
+    webhook's path is its credential)."""
+    for i, endpoint in enumerate(value):
+        if _EMAIL.match(endpoint):
+            continue
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" or not parts.hostname or " " in endpoint:
+            raise ConfigError(name, f"entry {i + 1} is neither an e-mail address nor an https "
+                              "URL", "use e.g. oncall@example.com or https://hooks.example.com/...")
+
+
 def _check_retention(name: str, value: int) -> None:
     if value not in LOG_RETENTION_DAYS:
         raise ConfigError(name, f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}, got "
                           f"{value}", "use one of those numbers of days")
+
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
+RUNBOOK_PATH = "docs/RUNBOOK.md"
+
+
+def _check_account(name: str, value: str) -> None:
+    if not _ACCOUNT.match(value):
+        raise ConfigError(name, f"not an AWS account id: {shown(value)}",
+                          "use the 12-digit account id, e.g. 111122223333")
+
+
+def _check_kms_key_arn(name: str, value: str) -> None:
+    if not _KMS_KEY_ARN.match(value):
+        raise ConfigError(name, f"not a KMS key ARN: {shown(value)}",
+                          "use the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID), not an "
+                          "alias: IAM matches Decrypt against the key")
+
+
+def _id_check(pattern: re.Pattern[str], example: str) -> Check:
+    def check(name: str, value: tuple[str, ...]) -> None:
+        for item in value:
+            if not pattern.match(item):
+                raise ConfigError(name, f"has an invalid id {shown(item)}",
+                                  f"use ids like {example}")
+    return check
+
+
+def _check_runbook(name: str, value: str) -> None:
+    """The runbook link of alarms and dashboard: an http(s) URL (anchors allowed), or the
+    repository path when no URL is set."""
+    parts = urlsplit(value)
+    if value == RUNBOOK_PATH:
+        return
+    if parts.scheme not in ("http", "https") or not parts.hostname or \
+            re.search(r"\s", value) or "@" in parts.netloc or len(value) > 300:
+        raise ConfigError(name, f"not an http(s) URL: {shown(value)}",
+                          "use the runbook's URL, e.g. https://wiki.example.com/canary-runbook "
+                          "(no credentials, at most 300 characters)")
 
 
 def parse_session_attributes(raw: str | None) -> tuple[tuple[str, Any], ...]:
@@ -426,7 +481,8 @@ SETTINGS: tuple[Setting, ...] = (
       "contain (`{containerId}` substituted)", check=_check_marker, rule="1-1000 characters",
       shown="unset: any 200"),
     S("GIT_REMOTE_URL", "gitRemoteUrl", "git_remote_url", K.TEXT, "where auto-saves are pushed "
-      "(`{containerId}` substituted), for `git ls-remote`", check=_check_git_remote,
+      "(`{containerId}` substituted): read over git's smart HTTP for http(s) remotes, with "
+      "`git ls-remote` for local paths", check=_check_git_remote,
       rule="a URL or path, no spaces, not starting with `-`",
       shown="unset: remote check skipped"),
     S("SANDBOX_CONTROL_URL", None, "sandbox_control_url", K.TEXT, "sandbox only: lets `sleep` "
@@ -452,11 +508,50 @@ SETTINGS: tuple[Setting, ...] = (
     S(None, "alarmEmails", None, K.EMAILS, "e-mail addresses subscribed to the alarm topic "
       "(list, or comma-separated string)", (), check=_check_emails, rule="e-mail addresses",
       shown="none", param="alarm_emails"),
+    S(None, "pagingEndpoints", None, K.EMAILS, "where critical platform alarms page (the health "
+      "composite only): e-mail addresses and https URLs (a paging service's or chat webhook's), "
+      "added to `alarmEmails` (list, or comma-separated string)", (), check=_check_endpoints,
+      rule="e-mail addresses, https URLs", shown="none", param="paging_endpoints"),
+    S(None, "ticketEndpoints", None, K.EMAILS, "where platform warnings go (the ticket topic): "
+      "e-mail addresses and https URLs", (), check=_check_endpoints,
+      rule="e-mail addresses, https URLs", shown="none", param="ticket_endpoints"),
+    S(None, "ownerEndpoints", None, K.EMAILS, "where the canary's own faults go (CanaryError, "
+      "CanaryLambdaErrors, CanaryHeartbeat): e-mail addresses and https URLs", (),
+      check=_check_endpoints, rule="e-mail addresses, https URLs",
+      shown="`ticketEndpoints`", param="owner_endpoints"),
+    S(None, "maintenance", None, K.CHOICE, "`true` during planned platform work: the health "
+      "composite and the platform warnings keep their state but notify no one (the canary's "
+      "own alarms still do)", "false", choices=("false", "true"), param="maintenance"),
     S(None, "memorySize", None, K.WHOLE, "Lambda memory in MB", 512, low=128, high=10_240,
       param="memory_size"),
     S(None, "logRetentionDays", None, K.WHOLE, "log group retention in days", 30,
       check=_check_retention, rule="a CloudWatch value: 1, 3, 5, 7, 14, 30, 60, 90, ...",
       param="log_retention_days"),
+    S(None, "reservedConcurrency", None, K.WHOLE, "reserved concurrency of the function "
+      "(the run lock already keeps runs from overlapping; reserving fails to deploy in "
+      "accounts with a low concurrency quota)", None, low=1, high=10_000, shown="none",
+      param="reserved_concurrency"),
+    S(None, "vpcSubnetIds", None, K.NAMES, "subnets the function runs in (e.g. to reach an "
+      "internal ALB); with `securityGroupIds`, both or neither", (),
+      check=_id_check(_SUBNET, "subnet-0123456789abcdef0"), rule="subnet ids",
+      shown="none: not in a VPC", param="vpc_subnet_ids"),
+    S(None, "securityGroupIds", None, K.NAMES, "security groups of the function in the VPC; "
+      "with `vpcSubnetIds`, both or neither", (),
+      check=_id_check(_SECURITY_GROUP, "sg-0123456789abcdef0"), rule="security group ids",
+      shown="none", param="security_group_ids"),
+    S(None, "apiKeySecretKmsKeyArn", None, K.TEXT, "the customer managed KMS key encrypting "
+      "the API key's secret: the role may decrypt with it through Secrets Manager only",
+      check=_check_kms_key_arn, rule="a KMS key ARN, not an alias",
+      shown="unset: `aws/secretsmanager`", param="api_key_secret_kms_key_arn"),
+    S(None, "runbookUrl", None, K.TEXT, "the runbook link in alarm descriptions and on the "
+      "dashboard", RUNBOOK_PATH, check=_check_runbook, rule="an http(s) URL",
+      shown="`docs/RUNBOOK.md` (the repository path)", param="runbook_url"),
+    S(None, "account", None, K.TEXT, "the AWS account the stack deploys to (with `region`, "
+      "both or neither)", check=_check_account, rule="12 digits",
+      shown="unset: the CLI's credentials", param="account"),
+    S(None, "region", None, K.TEXT, "the AWS region the stack deploys to (with `account`, "
+      "both or neither)", check=_check_region, rule="e.g. `us-west-2`",
+      shown="unset: the CLI's region", param="region"),
     # Fields only code sets (the sandbox profile, tests): bounds and defaults only.
     S(None, None, "retry_after_cap_s", K.NUMBER, "longest Retry-After honoured", 5, low=0,
       high=60),
@@ -521,7 +616,7 @@ def parse(setting: Setting, raw: str) -> Any:
         return items
     if kind is Kind.JSON:
         return parse_session_attributes(raw)
-    if kind is Kind.EMAILS:
+    if kind in (Kind.EMAILS, Kind.NAMES):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw
 

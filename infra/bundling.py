@@ -1,13 +1,15 @@
 """The Lambda asset, built locally (no Docker): runtime deps + the canary modules it runs.
 
-pip installs `requirements-lambda.txt` as manylinux aarch64 wheels for the
-Lambda's Python version into `.build/lambda-deps/<key>/`, keyed by a hash of
-the requirements, platform and Python version, so only the first synth on a
-machine downloads anything. Each bundle then copies that cache and the modules
-of `canary/` that the handler can import (`infra/import_closure.py`: every import
-statement at any depth, so the lazy imports of the handler, runner and steps
-too) into the asset directory. The CLI, the report and the alarm evaluator stay
-out, as does everything else of the repository (sandbox, tests, infra).
+pip installs `requirements-lambda.lock` (every distribution pinned with the hash
+of its manylinux aarch64 wheel, `infra/lock_lambda.py`) with `--require-hashes`
+for the Lambda's Python version into `.build/lambda-deps/<key>/`, keyed by a hash
+of the lock, platform and Python version, so only the first synth on a machine
+downloads anything; what pip installed must be what the lock pins. Each bundle
+then copies that cache and the modules of `canary/` that the handler can import
+(`infra/import_closure.py`: every import statement at any depth, so the lazy
+imports of the handler, runner and steps too) into the asset directory. The CLI,
+the report and the alarm evaluator stay out, as does everything else of the
+repository (sandbox, tests, infra).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
 from infra.import_closure import package_closure
+from infra.lock_lambda import normalize, pins
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = "manylinux2014_aarch64"
@@ -34,7 +37,7 @@ ENTRY_MODULE = "canary.handler"
 # The Lambda runtime ships boto3/botocore (and s3transfer); never bundle them.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 _PRUNE_DIRS = {"__pycache__", "tests", "test"}
-_BUNDLER_VERSION = "1"  # bump when the bundle layout changes
+_BUNDLER_VERSION = "2"  # bump when the bundle layout changes
 
 
 class BundlingError(RuntimeError):
@@ -86,7 +89,7 @@ class LocalPythonBundler:
         self.python_version = python_version
         self.project_root = project_root
         self.entry = entry
-        self.requirements = requirements or project_root / "requirements-lambda.txt"
+        self.requirements = requirements or project_root / "requirements-lambda.lock"
         self.cache_dir = cache_dir or project_root / ".build" / "lambda-deps"
 
     @property
@@ -101,8 +104,8 @@ class LocalPythonBundler:
         return package_closure(self.project_root, self.entry)
 
     def installed(self) -> list[str]:
-        """The distributions in the dependency cache (`httpx-0.28.1.dist-info`...):
-        unpinned transitive dependencies resolve to whatever was current at install."""
+        """The distributions in the dependency cache (`httpx-0.28.1.dist-info`...): what the
+        asset actually holds, so its hash changes with them."""
         return sorted(path.name for path in self.dependencies().glob("*.dist-info"))
 
     def asset_hash(self) -> str:
@@ -122,7 +125,8 @@ class LocalPythonBundler:
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.cache_dir))
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-compile", "--requirement", str(self.requirements),
+            "--no-compile", "--require-hashes", "--no-deps",
+            "--requirement", str(self.requirements),
             "--platform", PLATFORM, "--only-binary=:all:",
             "--python-version", self.python_version, "--implementation", "cp",
             "--target", str(staging),
@@ -135,6 +139,7 @@ class LocalPythonBundler:
                     f"Python {self.python_version} (is PyPI reachable?):\n{done.stderr[-2000:]}"
                 )
             _prune(staging)
+            self.check_installed(staging)
             try:
                 staging.rename(target)  # atomic: a concurrent synth sees all or nothing
             except OSError:
@@ -143,6 +148,20 @@ class LocalPythonBundler:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+    def check_installed(self, site: Path) -> None:
+        """What pip installed is exactly what the lock pins (less what the runtime ships)."""
+        wanted = {name: version for name, (version, _) in pins(self.requirements.read_text())
+                  .items() if name not in RUNTIME_PROVIDED}
+        found = {}
+        for info in site.glob("*.dist-info"):
+            name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+            found[normalize(name)] = version
+        if found != wanted:
+            raise BundlingError(
+                f"pip installed {sorted(found.items())} but {self.requirements.name} pins "
+                f"{sorted(wanted.items())}; regenerate it: python -m infra.lock_lambda"
+            )
 
     def try_bundle(self, output_dir: str, options: Any = None) -> bool:
         out = Path(output_dir)

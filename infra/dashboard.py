@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from canary import catalogue as cat
 from canary.scenario import SCENARIO, STEP_NAMES
-from infra.alarms import RUNBOOK, CanaryAlarms
+from infra.alarms import CanaryAlarms, runbook
 from infra.params import CanaryParams
 
 RUNS_PER_POINT = 6  # percentiles over this many runs per datapoint
@@ -21,10 +22,28 @@ def target_line(threshold_ms: float) -> cw.HorizontalAnnotation:
     )
 
 
+def lambda_health(function: lambda_.IFunction, params: CanaryParams,
+                  run: Duration) -> cw.GraphWidget:
+    """The canary function's own health: a canary fault shows here, not as a platform one."""
+    return cw.GraphWidget(
+        title="Canary Lambda: invocations, errors, throttles; duration against the timeout",
+        left=[function.metric_invocations(period=run, label="invocations"),
+              function.metric_errors(period=run, label="errors"),
+              function.metric_throttles(period=run, label="throttles")],
+        right=[function.metric_duration(period=run, statistic="Maximum", label="duration max")],
+        left_y_axis=cw.YAxisProps(min=0, show_units=False),
+        right_y_axis=cw.YAxisProps(min=0, label="ms", show_units=False),
+        right_annotations=[cw.HorizontalAnnotation(
+            value=params.timeout_s * 1000, label=f"{params.timeout_s} s timeout",
+            color=cw.Color.RED)],
+        width=12, height=6,
+    )
+
+
 class CanaryDashboard(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, params: CanaryParams,
-        alarms: CanaryAlarms,
+        alarms: CanaryAlarms, function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         env = params.environment
@@ -100,6 +119,23 @@ class CanaryDashboard(Construct):
             left=[metric(cat.AUTO_SAVE_FAILED, "Sum", "auto-save failed")],
             left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
         )
+        canary = cw.GraphWidget(
+            title="Canary health: run duration against the budget, skipped runs, canary errors",
+            left=[metric(cat.SCENARIO_DURATION, "Maximum", "run duration")],
+            right=[metric(cat.RUN_SKIPPED, "Sum", "runs skipped (lock held)"),
+                   metric(cat.CANARY_ERROR, "Sum", "canary errors")],
+            left_y_axis=ms_axis, right_y_axis=cw.YAxisProps(min=0, show_units=False),
+            left_annotations=[cw.HorizontalAnnotation(
+                value=params.effective_budget_s * 1000,
+                label=f"{params.effective_budget_s:g} s budget", color=cw.Color.ORANGE)],
+            width=12, height=6,
+        )
+        contract = cw.GraphWidget(
+            title="Contract violations and auth findings",
+            left=[metric(cat.CONTRACT_VIOLATIONS, "Sum", "contract violations"),
+                  metric(cat.AUTH_NOT_ENFORCED, "Sum", "auth not enforced")],
+            left_y_axis=cw.YAxisProps(min=0, show_units=False), width=8, height=6,
+        )
         # One widget per step that measures something, derived from its declaration: a new
         # step's metrics are graphed without touching this file.
         per_step = [
@@ -118,7 +154,7 @@ class CanaryDashboard(Construct):
         text = cw.TextWidget(
             markdown=(
                 f"## Session resumption canary: {env}\n"
-                f"Runbook: `{RUNBOOK}` in the canary repository (every alarm, what it means, "
+                f"Runbook: {runbook(params)} (every alarm, what it means, "
                 "first checks). Each run logs one JSON line per step (`step`, `status`, "
                 "`reason`) to the canary's log group.\n\n"
                 "| alarm | severity | first check |\n|---|---|---|\n" + hints
@@ -131,5 +167,6 @@ class CanaryDashboard(Construct):
             default_interval=Duration.days(7),
             widgets=[[wake, api], [preview, success, status], [steps],
                      [duplicates, sleep_delay, save],
+                     [lambda_health(function, params, run), canary], [contract],
                      *(per_step[i:i + 3] for i in range(0, len(per_step), 3)), [text]],
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -24,6 +26,13 @@ MAPPINGS_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem
 CONTAINER_INDEX_ACTIONS = ("dynamodb:Query",)
 SESSIONS_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
 LOCK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# What Lambda needs of a VPC function's role (AWSLambdaVPCAccessExecutionRole's EC2 part):
+# the service manages the function's network interfaces with them, the code never calls them.
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS,
@@ -81,6 +90,36 @@ def platform_table_statements(stack: Stack, params: CanaryParams) -> list[iam.Po
     ]
 
 
+def deployment_statements(params: CanaryParams) -> list[iam.PolicyStatement]:
+    """What the deployment's options need beyond the canary's calls: the VPC's network
+    interfaces (Lambda's own use) and decrypting the API key's secret with its KMS key."""
+    statements = []
+    if params.vpc_subnet_ids:
+        statements.append(iam.PolicyStatement(
+            sid="VpcNetworkInterfaces", actions=list(VPC_ENI_ACTIONS), resources=["*"],
+        ))
+    if params.api_key_secret_kms_key_arn:
+        secret_region = params.api_key_secret_arn.split(":")[3]
+        statements.append(iam.PolicyStatement(
+            sid="DecryptApiKeySecret", actions=["kms:Decrypt"],
+            resources=[params.api_key_secret_kms_key_arn],
+            conditions={"StringEquals": {
+                "kms:ViaService": f"secretsmanager.{secret_region}.amazonaws.com",
+                "kms:EncryptionContext:SecretARN": params.api_key_secret_arn,
+            }},
+        ))
+    return statements
+
+
+def _nag_form(stack: Stack, value: str) -> str:
+    """A value as cdk-nag names it in a finding's id (pseudo parameters as `<AWS::...>`)."""
+    resolved: Any = stack.resolve(value)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+
+
 class CanaryFunction(Construct):
     """Role + log group + the scheduled function (invoked by EventBridge, never retried)."""
 
@@ -135,6 +174,7 @@ class CanaryFunction(Construct):
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[params.api_key_secret_arn],
             ),
+            *deployment_statements(params),
         ]
         self.role = iam.Role(
             self, "Role",
@@ -146,11 +186,13 @@ class CanaryFunction(Construct):
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="ecs:ListTasks supports no resource-level permission for Fargate tasks; "
-                "the statement is limited to the platform cluster by an ecs:cluster condition.",
+                "the statement is limited to the platform cluster by an ecs:cluster condition."
+                + (" In a VPC, Lambda manages the function's network interfaces with the EC2 "
+                   "actions of AWSLambdaVPCAccessExecutionRole, which need '*'."
+                   if params.vpc_subnet_ids else ""),
             ),
             Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:"
-                f"<AWS::AccountId>:task/{params.ecs_cluster}/*]",
+                id=f"AwsSolutions-IAM5[Resource::{_nag_form(stack, tasks_arn)}]",
                 reason="Task ids are random: the canary describes and stops tasks of the one "
                 "platform cluster only (resource pattern plus ecs:cluster condition).",
             ),
@@ -167,8 +209,15 @@ class CanaryFunction(Construct):
             log_group=self.log_group,
             timeout=Duration.seconds(params.timeout_s),
             memory_size=params.memory_size,
-            reserved_concurrent_executions=1,
+            reserved_concurrent_executions=params.reserved_concurrency,
             retry_attempts=0,
             max_event_age=Duration.seconds(params.timeout_s),
             environment=lambda_environment(params, lock_table.table_name),
         )
+        if params.vpc_subnet_ids:
+            # Ids straight from context: no VPC lookup, so synth stays offline.
+            cfn = cast(lambda_.CfnFunction, self.function.node.default_child)
+            cfn.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
+                subnet_ids=list(params.vpc_subnet_ids),
+                security_group_ids=list(params.security_group_ids),
+            )

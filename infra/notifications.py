@@ -1,8 +1,13 @@
-"""The alarm topic: KMS-encrypted, TLS only, e-mail subscriptions from context."""
+"""Where alarms notify: a paging, a ticket and an owners topic, KMS-encrypted and TLS only.
+
+Severity and fault decide the topic (canary/catalogue.py `AlarmSpec.pages`, `Owner`): the
+health composite pages, platform warnings open tickets, the canary's own faults go to its
+owners. Each topic takes e-mail addresses and https URLs (a paging service, a chat webhook).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Annotations, ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -12,23 +17,31 @@ from constructs import Construct
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
-class AlarmTopic(Construct):
-    """SNS topic the alarms page through.
+def subscribe(topic: sns.Topic, endpoints: tuple[str, ...]) -> None:
+    """E-mail for an address, HTTPS for a URL (validated by canary/settings.py)."""
+    for endpoint in dict.fromkeys(endpoints):
+        if endpoint.startswith("https://"):
+            topic.add_subscription(subscriptions.UrlSubscription(
+                endpoint, protocol=sns.SubscriptionProtocol.HTTPS))
+        else:
+            topic.add_subscription(subscriptions.EmailSubscription(endpoint))
 
-    A customer managed key (rotated) rather than `alias/aws/sns`: CloudWatch can
-    only publish to an encrypted topic if the key policy lets it use the key,
-    and the AWS managed key's policy cannot be changed.
+
+class AlarmTopics(Construct):
+    """The three topics, one customer managed key (rotated) for all.
+
+    Not `alias/aws/sns`: CloudWatch can only publish to an encrypted topic if the key
+    policy lets it use the key, and the AWS managed key's policy cannot be changed.
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, environment: str,
-        emails: tuple[str, ...],
+        paging: tuple[str, ...], tickets: tuple[str, ...], owners: tuple[str, ...],
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.key = kms.Key(
             self, "Key",
-            description=f"Session resumption canary alarm topic ({environment})",
+            description=f"Session resumption canary alarm topics ({environment})",
             enable_key_rotation=True,
         )
         self.key.add_to_resource_policy(
@@ -39,19 +52,25 @@ class AlarmTopic(Construct):
                 resources=["*"],  # in a key policy "*" means this key
             )
         )
-        self.topic = sns.Topic(
-            self, "Topic",
-            display_name=f"Session resumption canary ({environment})",
+        self.paging = self._topic("Paging", f"pages ({environment})", paging)
+        self.tickets = self._topic("Tickets", f"tickets ({environment})", tickets)
+        self.owners = self._topic("Owners", f"canary owners ({environment})", owners)
+
+    def _topic(self, construct_id: str, what: str, endpoints: tuple[str, ...]) -> sns.Topic:
+        stack = Stack.of(self)
+        topic = sns.Topic(
+            self, construct_id,
+            display_name=f"Session resumption canary {what}",
             master_key=self.key,
             enforce_ssl=True,
         )
         # A topic policy replaces SNS's default one: allow this account's alarms explicitly.
-        self.topic.add_to_resource_policy(
+        topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowThisAccountsAlarmsToPublish",
                 principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
+                resources=[topic.topic_arn],
                 conditions={
                     "ArnLike": {
                         "aws:SourceArn": stack.format_arn(
@@ -63,6 +82,10 @@ class AlarmTopic(Construct):
                 },
             )
         )
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
-
+        subscribe(topic, endpoints)
+        if not endpoints:
+            Annotations.of(topic).add_info(
+                f"the {what} topic has no subscriber: its alarms notify no one (set the "
+                "environment's endpoints, see infra/README.md)",
+            )
+        return topic

@@ -132,13 +132,29 @@ class _Params:
                 )
         try:
             for setting in PARAMETERS:
-                if setting.var is None:  # the stack's own: no run-time rule covers them
-                    settings.validate(setting, getattr(self, setting.attr or ""), setting.key)
+                value = getattr(self, setting.attr or "")
+                if setting.var is None and value is not None:  # the stack's own, when set
+                    settings.validate(setting, value, setting.key)
             settings.check_ecs_name("ecsCluster", self.ecs_cluster)
             config = self.run_config()
         except ConfigError as exc:
             raise self._refused(exc) from None
         self._validate_timing(config)
+        self._validate_pairs()
+
+    def _validate_pairs(self) -> None:
+        """Parameters that only make sense together: both set or neither; the secret's key
+        in the secret's region (Secrets Manager uses keys of its own region only)."""
+        pairs = (("vpcSubnetIds", "securityGroupIds"), ("account", "region"))
+        for first, second in pairs:
+            given = [bool(getattr(self, KEYS[key])) for key in (first, second)]
+            if given[0] != given[1]:
+                missing, present = (second, first) if given[0] else (first, second)
+                raise self._fail(missing, f"is unset but {present!r} is set (both or neither)")
+        key = self.api_key_secret_kms_key_arn
+        if key and key.split(":")[3] != self.api_key_secret_arn.split(":")[3]:
+            raise self._fail("apiKeySecretKmsKeyArn", "is in another region than the secret "
+                             "('apiKeySecretArn'); use the key that encrypts the secret")
 
     def _validate_timing(self, config: CanaryConfig) -> None:
         budget = self.effective_budget_s
@@ -185,7 +201,8 @@ class _Params:
         return cls(environment=environment, **kwargs)
 
 
-_TYPES = {Kind.NUMBER: float, Kind.WHOLE: int, Kind.EMAILS: tuple[str, ...]}
+_TYPES = {Kind.NUMBER: float, Kind.WHOLE: int, Kind.EMAILS: tuple[str, ...],
+          Kind.NAMES: tuple[str, ...]}
 
 
 def _field(setting: Setting) -> tuple[str, Any, Any]:
@@ -220,7 +237,7 @@ def _coerce(environment: str, setting: Setting, raw: Any) -> Any:
             if isinstance(raw, bool) or not isinstance(raw, int | float | str):
                 raise ValueError
             return _number(raw.strip()) if isinstance(raw, str) else raw
-        if kind is Kind.EMAILS:
+        if kind in (Kind.EMAILS, Kind.NAMES):
             if isinstance(raw, str):
                 return settings.parse(setting, raw)
             if not isinstance(raw, Sequence):
@@ -228,13 +245,16 @@ def _coerce(environment: str, setting: Setting, raw: Any) -> Any:
             return tuple(p for p in (str(x).strip() for x in raw) if p)
         if kind is Kind.JSON and isinstance(raw, Mapping):
             return json.dumps(raw, sort_keys=True)
+        if kind is Kind.CHOICE and isinstance(raw, bool):  # cdk.json's true/false
+            raw = str(raw).lower()
         if not isinstance(raw, str):
             raise ValueError
         text = raw.strip()
         return settings.parse(setting, text) if text and kind is not Kind.JSON else text
     except ValueError:
         what = {Kind.WHOLE: "an integer", Kind.NUMBER: "a number",
-                Kind.EMAILS: "a list (or comma-separated string)"}.get(kind, "a string")
+                Kind.EMAILS: "a list (or comma-separated string)",
+                Kind.NAMES: "a list (or comma-separated string)"}.get(kind, "a string")
         raise ParamsError(
             f"environment {environment!r}: parameter {setting.key!r} must be {what}, got {raw!r}"
         ) from None

@@ -4,33 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from infra.alarms import CanaryAlarms
 from infra.dashboard import CanaryDashboard
 from infra.function import CanaryFunction
 from infra.lock_table import LockTable
-from infra.notifications import AlarmTopic
+from infra.notifications import AlarmTopics
 from infra.params import CanaryParams
 from infra.schedule import CanarySchedule
+
+
+def stack_tags(params: CanaryParams) -> dict[str, str]:
+    """The tags of the stack and of every resource in it."""
+    return {"Service": "session-resumption-canary", "CanaryEnvironment": params.environment}
 
 
 class CanaryStack(Stack):
     """Scheduled canary + alarms that page + dashboard, for `params.environment`.
 
-    Environment-agnostic (no account/region lookups): synthesizes offline.
+    Pinned to `params.account` / `params.region` when the environment sets them (else
+    environment-agnostic); never looks anything up, so it synthesizes offline.
     """
 
     def __init__(self, scope: Construct, *, params: CanaryParams, **kwargs: Any) -> None:
         super().__init__(
             scope, params.stack_name,
             description=f"Session resumption canary ({params.environment})",
+            env=Environment(account=params.account, region=params.region),
+            # The stack's own tags (explicitStackTags: Tags.of below tags the resources).
+            tags=stack_tags(params),
             **kwargs,
         )
         self.params = params
-        Tags.of(self).add("Service", "session-resumption-canary")
-        Tags.of(self).add("CanaryEnvironment", params.environment)
+        for key, value in stack_tags(params).items():
+            Tags.of(self).add(key, value)
 
         self.lock = LockTable(self, "Lock")
         self.canary = CanaryFunction(self, "Canary", params=params, lock_table=self.lock.table)
@@ -38,19 +47,26 @@ class CanaryStack(Stack):
             self, "Schedule", function=self.canary.function,
             minutes=params.schedule_minutes, environment=params.environment,
         )
-        self.notifications = AlarmTopic(
-            self, "Notifications", environment=params.environment, emails=params.alarm_emails,
+        self.notifications = AlarmTopics(
+            self, "Notifications", environment=params.environment,
+            paging=(*params.alarm_emails, *params.paging_endpoints),
+            tickets=params.ticket_endpoints,
+            owners=params.owner_endpoints or params.ticket_endpoints,
         )
         self.alarms = CanaryAlarms(
             self, "Alarms", params=params, function=self.canary.function,
-            topic=self.notifications.topic,
+            topics=self.notifications,
         )
-        self.dashboard = CanaryDashboard(self, "Dashboard", params=params, alarms=self.alarms)
+        self.dashboard = CanaryDashboard(
+            self, "Dashboard", params=params, alarms=self.alarms, function=self.canary.function,
+        )
 
         outputs = {
             "FunctionName": (self.canary.function.function_name, "the canary Lambda"),
             "LogGroupName": (self.canary.log_group.log_group_name, "the canary's run logs"),
-            "AlarmTopicArn": (self.notifications.topic.topic_arn, "where the alarms page"),
+            "PagingTopicArn": (self.notifications.paging.topic_arn, "where the health alarm pages"),
+            "TicketTopicArn": (self.notifications.tickets.topic_arn, "where warnings go"),
+            "OwnersTopicArn": (self.notifications.owners.topic_arn, "the canary's own faults"),
             "HealthAlarmName": (self.alarms.health.alarm_name, "overall health (composite)"),
             "DashboardName": (self.dashboard.dashboard.dashboard_name, "the dashboard"),
             "LockTableName": (self.lock.table.table_name, "the canary's lock table"),

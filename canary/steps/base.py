@@ -34,6 +34,7 @@ class RunState:
     preflight_done: bool = False  # preflight: fixtures exist (cleanup removes them)
     known_task_arns: set[str] = field(default_factory=set)  # preflight: tasks before the wake
     previous_sleep: dict[str, Any] | None = None  # preflight (observe): the last run's verdict
+    previous_auto_save: Any = None  # preflight (observe): the row's lastAutoSave as it found it
     wake_started_wall: float | None = None  # wake_hermes: epoch s its calls began
     container_down: bool = False  # wake_hermes: neither the row nor ECS showed it up
     accepted_starting_at: float | None = None  # RunContext.resume: last 201 `starting` (epoch)

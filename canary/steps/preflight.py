@@ -1,7 +1,8 @@
 """preflight: the key, the synthetic fixtures, the container's starting state; make it cold.
 
 In observe mode it first judges the previous run's sleep (before making the container cold
-would destroy the evidence): see `sleep.judge_previous`. Making it cold acts on the
+would destroy the evidence): see `sleep.judge_previous`; and keeps the `lastAutoSave` that
+sleep left in the row, for auto_save. Making it cold acts on the
 session's real tasks in ECS (found from contract facts, canary/tasks.py), not only the row.
 """
 
@@ -29,6 +30,8 @@ def run(ctx: RunContext) -> StepResult:
     if c.sleep_mode == "observe":
         prev = judge_previous(ctx, leftover_mapping)
         ctx.run_state.previous_sleep = prev
+        # what that sleep saved, read before the wake below rewrites the row (auto_save checks it)
+        ctx.run_state.previous_auto_save = row.get("lastAutoSave")
         if "missed" in prev:  # also here, so a skipped `sleep` step cannot lose it
             m["previous_sleep_missed"] = 1 if prev["missed"] else 0
             if "delay_ms" in prev:

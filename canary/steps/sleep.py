@@ -73,7 +73,8 @@ def _observe(ctx: RunContext) -> StepResult:
 def judge_previous(ctx: RunContext, leftover_mapping: bool = False) -> dict[str, Any]:
     """The previous run's sleep, from facts the canary did not write: how ECS says the task
     that run left running ended (stop time, stop code), and the container's own activity
-    writes. Returns {"missed": bool, "why": str, "delay_ms"?: float} or {"unmeasured": why}."""
+    writes. Returns {"missed": bool, "why": str, "delay_ms"?: float, "last_activity_ms"?: int}
+    (the last two when the task stopped on its own) or {"unmeasured": why}."""
     c = ctx.config
     if ctx.memory is None:
         return {"unmeasured": "no canary table (LOCK_TABLE) remembers what the previous run "
@@ -106,7 +107,10 @@ def judge_previous(ctx: RunContext, leftover_mapping: bool = False) -> dict[str,
         return {"missed": True, "why": f"task {short(left.task_arn)} still "
                 f"{task.get('lastStatus')} {up_s:.0f} s after the last activity (bound "
                 f"{bound:g} s: idle timeout + check interval + margin)"}
-    return _judge_stop(task, last_s, c)
+    verdict = _judge_stop(task, last_s, c)
+    if "delay_ms" in verdict:  # it went to sleep: auto_save judges what it saved against this
+        verdict["last_activity_ms"] = int(last_s * 1000)
+    return verdict
 
 
 def _judge_stop(task: dict[str, Any], last_s: float, c: Any) -> dict[str, Any]:

@@ -20,7 +20,10 @@ HANDLER_SOURCE = "def handler(event, context):\n    from canary.steps import wak
 NOT_IN_THE_LAMBDA = ("cli.py", "__main__.py", "report.py", "alarm_evaluation.py")
 
 
-def _project(tmp_path: Path, requirements: str = "httpx==0.28.1\n") -> Path:
+LOCK = "httpx==0.28.1 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+
+
+def _project(tmp_path: Path, requirements: str = LOCK) -> Path:
     root = tmp_path / "project"
     (root / "canary" / "steps").mkdir(parents=True)
     (root / "canary" / "__init__.py").write_text("")
@@ -33,7 +36,7 @@ def _project(tmp_path: Path, requirements: str = "httpx==0.28.1\n") -> Path:
     (root / "canary" / "__pycache__" / "handler.cpython-314.pyc").write_bytes(b"x")
     (root / "sandbox").mkdir()
     (root / "sandbox" / "server.py").write_text("")
-    (root / "requirements-lambda.txt").write_text(requirements)
+    (root / "requirements-lambda.lock").write_text(requirements)
     return root
 
 
@@ -52,11 +55,11 @@ def _cached(bundler: LocalPythonBundler) -> Path:
     return cached
 
 
-def test_cache_key_changes_with_requirements_and_python_version(tmp_path):
+def test_cache_key_changes_with_the_lock_and_python_version(tmp_path):
     root = _project(tmp_path)
     key = _bundler(root).deps_key
     assert _bundler(root, "3.13").deps_key != key
-    (root / "requirements-lambda.txt").write_text("httpx==0.28.0\n")
+    (root / "requirements-lambda.lock").write_text(LOCK.replace("0" * 64, "1" * 64))
     assert _bundler(root).deps_key != key
     assert PLATFORM == "manylinux2014_aarch64"
 

@@ -70,6 +70,13 @@ EVERY_PARAMETER = {
     "budgetSeconds": "300", "previewMarker": "hello {containerId}",
     "gitRemoteUrl": "https://git.example.com/{containerId}.git", "scheduleMinutes": "20",
     "alarmEmails": "a@example.com", "memorySize": "1024", "logRetentionDays": "90",
+    "pagingEndpoints": "https://pager.example.com/x", "ticketEndpoints": "t@example.com",
+    "ownerEndpoints": "o@example.com", "maintenance": "true",
+    "reservedConcurrency": "2", "vpcSubnetIds": "subnet-0123456789abcdef0",
+    "securityGroupIds": "sg-0123456789abcdef0",
+    "apiKeySecretKmsKeyArn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab",
+    "runbookUrl": "https://wiki.example.com/canary", "account": "111122223333",
+    "region": "us-west-2",
 }
 
 

@@ -11,9 +11,16 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match
 
-from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, Severity
+from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, METRICS, Owner
 from canary.scenario import STEP_NAMES
-from infra.alarms import HEALTH_ALARM, alarm_name, specs_for
+from infra.alarms import (
+    CANARY_FAULTS,
+    HEALTH_ALARM,
+    alarm_name,
+    runbook,
+    specs_for,
+    uncheckable,
+)
 from infra.function import RUNTIME, lambda_environment
 from infra.params import MAX_TIMEOUT_S, CanaryParams
 
@@ -62,7 +69,7 @@ def test_function_runtime_architecture_timeout_memory_and_concurrency(synthesize
     assert props["Timeout"] < params.schedule_minutes * 60
     assert props["Timeout"] <= MAX_TIMEOUT_S
     assert props["MemorySize"] == params.memory_size
-    assert props["ReservedConcurrentExecutions"] == 1
+    assert "ReservedConcurrentExecutions" not in props  # optional: the run lock prevents overlap
 
 
 def _python_minor(version: str) -> int:
@@ -255,11 +262,23 @@ def test_iam_resources_are_the_platform_tables_the_lock_table_the_cluster_and_th
 
 # -- notifications -------------------------------------------------------------
 
+TOPICS = ("Paging", "Tickets", "Owners")
 
-def test_topic_is_encrypted_with_a_rotated_key_that_cloudwatch_may_use(synthesized):
+
+def _topics(synthesized) -> dict[str, str]:
+    """Topic role (Paging, Tickets, Owners) -> logical id."""
+    found = {}
+    for logical_id in synthesized.resources("AWS::SNS::Topic"):
+        (role,) = [t for t in TOPICS if f"Notifications{t}" in logical_id]
+        found[role] = logical_id
+    assert sorted(found) == sorted(TOPICS)
+    return found
+
+
+def test_every_topic_is_encrypted_with_one_rotated_key_that_cloudwatch_may_use(synthesized):
     key_id, key = synthesized.only("AWS::KMS::Key")
-    _, topic = synthesized.only("AWS::SNS::Topic")
-    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    for topic in synthesized.resources("AWS::SNS::Topic").values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
     cloudwatch = [
         s for s in key["Properties"]["KeyPolicy"]["Statement"]
@@ -269,30 +288,74 @@ def test_topic_is_encrypted_with_a_rotated_key_that_cloudwatch_may_use(synthesiz
     assert set(cloudwatch[0]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
 
-def test_topic_policy_denies_publishing_without_tls(synthesized):
-    topic_id, _ = synthesized.only("AWS::SNS::Topic")
-    synthesized.template.has_resource_properties("AWS::SNS::TopicPolicy", {
-        "Topics": [ref(topic_id)],
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny",
-            "Principal": "*",
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
+def test_every_topic_policy_denies_publishing_without_tls(synthesized):
+    for topic_id in _topics(synthesized).values():
+        synthesized.template.has_resource_properties("AWS::SNS::TopicPolicy", {
+            "Topics": [ref(topic_id)],
+            "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+                "Effect": "Deny",
+                "Principal": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            })])},
+        })
 
 
-def test_alarm_emails_are_subscribed(synthesized):
-    topic_id, _ = synthesized.only("AWS::SNS::Topic")
-    subscriptions = synthesized.resources("AWS::SNS::Subscription").values()
-    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions) == sorted(
-        synthesized.params.alarm_emails
-    )
-    for subscription in subscriptions:
-        assert subscription["Properties"]["Protocol"] == "email"
-        assert subscription["Properties"]["TopicArn"] == ref(topic_id)
+def _subscriptions(synthesized) -> dict[str, set[tuple[str, str]]]:
+    """Topic role -> {(protocol, endpoint)}."""
+    by_id = {v: k for k, v in _topics(synthesized).items()}
+    found: dict[str, set[tuple[str, str]]] = {t: set() for t in TOPICS}
+    for s in synthesized.resources("AWS::SNS::Subscription").values():
+        props = s["Properties"]
+        found[by_id[props["TopicArn"]["Ref"]]].add((props["Protocol"], props["Endpoint"]))
+    return found
+
+
+def test_alarm_emails_are_subscribed_to_the_paging_topic(synthesized):
+    assert _subscriptions(synthesized)["Paging"] == {
+        ("email", e) for e in synthesized.params.alarm_emails
+    }
+
+
+def test_https_endpoints_subscribe_over_https_and_owners_default_to_tickets(variant):
+    subscriptions = _subscriptions(variant)
+    assert ("https", VARIANT["pagingEndpoints"][0]) in subscriptions["Paging"]
+    assert ("email", VARIANT["pagingEndpoints"][1]) in subscriptions["Paging"]
+    assert subscriptions["Tickets"] == {("email", VARIANT["ticketEndpoints"][0])}
+    assert subscriptions["Owners"] == subscriptions["Tickets"]
 
 
 # -- alarms --------------------------------------------------------------------
+
+
+VARIANT = {
+    "maintenance": True,
+    "sleepMode": "force",  # stops the task itself: no auto-sleep, no auto-save to check
+    "gitRemoteUrl": "https://git.example.invalid/{containerId}.git",
+    "pagingEndpoints": ["https://events.pager.example.invalid/integration/abc",
+                        "pager@example.invalid"],
+    "ticketEndpoints": ["tickets@example.invalid"],
+}
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory, example_context):
+    """The example with maintenance on, force mode, a git remote and https endpoints,
+    synthesized too."""
+    from aws_cdk.assertions import Template
+
+    from app import build_app
+    from infra.params import environments_from_context
+    from tests.infra.conftest import Synthesized
+
+    context = json.loads(json.dumps(example_context))
+    context["environments"]["example"].update(VARIANT)
+    outdir = tmp_path_factory.mktemp("cdk.out.variant")
+    build_app(outdir=str(outdir), context=context).synth()
+    (params,) = environments_from_context(context)
+    template_file = outdir / f"{params.stack_name}.template.json"
+    template_json = json.loads(template_file.read_text())
+    return Synthesized(outdir, params.stack_name, template_file, template_json,
+                       Template.from_json(template_json), params)
 
 
 def _alarms_by_name(synthesized, cfn_type="AWS::CloudWatch::Alarm"):
@@ -317,7 +380,6 @@ def _alarm_metric(props, spec):
 
 def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
     params = synthesized.params
-    topic_id, _ = synthesized.only("AWS::SNS::Topic")
     function_id, _ = synthesized.only("AWS::Lambda::Function")
     alarms = _alarms_by_name(synthesized)
     specs = specs_for(params)
@@ -341,8 +403,6 @@ def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
             "EvaluationPeriods": props["EvaluationPeriods"],
             "DatapointsToAlarm": props["DatapointsToAlarm"],
             "TreatMissingData": props["TreatMissingData"],
-            "AlarmActions": props["AlarmActions"],
-            "OKActions": props["OKActions"],
         } == {
             "Namespace": spec.namespace or DEFAULT_NAMESPACE,
             "MetricName": spec.metric,
@@ -354,10 +414,39 @@ def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
             "EvaluationPeriods": spec.evaluation_periods,
             "DatapointsToAlarm": spec.datapoints_to_alarm,
             "TreatMissingData": spec.missing_data.value,
-            "AlarmActions": [ref(topic_id)],
-            "OKActions": [ref(topic_id)],
         }, spec.name
         assert spec.runbook in props["AlarmDescription"]
+
+
+def test_alarms_notify_by_fault_and_severity_and_paging_ones_only_through_the_composite(
+    synthesized,
+):
+    params, topics = synthesized.params, _topics(synthesized)
+    alarms = _alarms_by_name(synthesized)
+    for spec in specs_for(params):
+        _, props = alarms[alarm_name(params, spec.name)]
+        actions = (props.get("AlarmActions", []), props.get("OKActions", []))
+        if spec.owner is Owner.CANARY:
+            assert actions == ([ref(topics["Owners"])], [ref(topics["Owners"])]), spec.name
+        elif spec.pages:
+            assert actions == ([], []), spec.name
+        else:
+            assert actions == ([ref(topics["Tickets"])], []), spec.name
+    (composite,) = synthesized.resources("AWS::CloudWatch::CompositeAlarm").values()
+    assert composite["Properties"]["AlarmActions"] == [ref(topics["Paging"])]
+    assert composite["Properties"]["OKActions"] == [ref(topics["Paging"])]
+    assert composite["Properties"].get("ActionsEnabled", True) is True
+
+
+def test_canary_faults_carry_a_runbook_link_to_the_canary_faults_section(synthesized):
+    params = synthesized.params
+    alarms = _alarms_by_name(synthesized)
+    owned = [s for s in specs_for(params) if s.owner is Owner.CANARY]
+    assert {s.name for s in owned} == {"CanaryError", "CanaryLambdaErrors", "CanaryHeartbeat"}
+    for spec in owned:
+        description = alarms[alarm_name(params, spec.name)][1]["AlarmDescription"]
+        assert f"Runbook: {runbook(params)}{CANARY_FAULTS}" in description
+        assert "not a platform one" in description
 
 
 def test_alarm_thresholds_follow_the_configured_targets(synthesized):
@@ -367,24 +456,56 @@ def test_alarm_thresholds_follow_the_configured_targets(synthesized):
     assert alarms[alarm_name(params, "ResumeApiSlow")][1]["Threshold"] == params.api_failed_ms
 
 
-def test_composite_alarm_fires_on_any_critical_alarm(synthesized):
+def _rule_text(props) -> str:
+    return _flat(props["AlarmRule"])
+
+
+def test_composite_fires_on_any_paging_alarm_and_on_failed_runs_only_unless_the_canary_erred(
+    synthesized,
+):
     params = synthesized.params
-    topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarms = _alarms_by_name(synthesized)
     (composite,) = _alarms_by_name(synthesized, "AWS::CloudWatch::CompositeAlarm").items()
     name, (_, props) = composite
     assert name == alarm_name(params, HEALTH_ALARM)
-    rule = props["AlarmRule"]["Fn::Join"][1]
-    referenced = {p["Fn::GetAtt"][0] for p in rule if isinstance(p, dict)}
-    critical = {
-        alarms[alarm_name(params, s.name)][0]
-        for s in specs_for(params) if s.severity is Severity.CRITICAL
-    }
-    assert critical and referenced == critical
-    operators = "".join(p for p in rule if isinstance(p, str))
-    assert "AND" not in operators and operators.count("OR") == len(critical) - 1
-    assert props["AlarmActions"] == [ref(topic_id)]
-    assert props["OKActions"] == [ref(topic_id)]
+    rule = _rule_text(props)
+    ids = {s.name: alarms[alarm_name(params, s.name)][0] for s in specs_for(params)}
+    referenced = set(re.findall(r"<([A-Za-z0-9]+)\.Arn>", rule))
+    paging = {s.name for s in specs_for(params) if s.pages}
+    assert "ScenarioFailed" in paging and "CanaryHeartbeat" not in paging
+    assert referenced == {ids[n] for n in paging | {"CanaryError"}}
+    assert re.search(
+        rf'ALARM\("<{ids["ScenarioFailed"]}\.Arn>"\) AND \(?NOT \(?ALARM\("<{ids["CanaryError"]}',
+        rule), rule
+    assert rule.count("NOT") == 1 and rule.count(" OR ") == len(paging) - 1
+
+
+def test_maintenance_keeps_the_composite_but_turns_its_and_the_warnings_actions_off(variant):
+    params, topics = variant.params, _topics(variant)
+    (composite,) = variant.resources("AWS::CloudWatch::CompositeAlarm").values()
+    assert composite["Properties"]["ActionsEnabled"] is False
+    assert composite["Properties"]["AlarmActions"] == [ref(topics["Paging"])]
+    alarms = _alarms_by_name(variant)
+    for spec in specs_for(params):
+        props = alarms[alarm_name(params, spec.name)][1]
+        expected = [ref(topics["Owners"])] if spec.owner is Owner.CANARY else []
+        assert props.get("AlarmActions", []) == expected, spec.name
+
+
+def test_an_alarm_whose_metric_is_never_emitted_is_not_created_and_synth_says_so(
+    synthesized, variant,
+):
+    manifest = (variant.outdir / f"{variant.stack_name}.metadata.json").read_text()
+    assert variant.params.sleep_mode == "force"
+    for metric in ("AutoSaveFailed", "AutoSleepMissed"):
+        assert alarm_name(variant.params, metric) not in _alarms_by_name(variant)
+        assert metric in uncheckable(variant.params)
+        assert f"alarm {metric} not created" in manifest
+    # Observe mode checks the lastAutoSave the container reports: the alarm exists.
+    assert synthesized.params.sleep_mode == "observe"
+    assert alarm_name(synthesized.params, "AutoSaveFailed") in _alarms_by_name(synthesized)
+    assert "not created" not in (
+        synthesized.outdir / f"{synthesized.stack_name}.metadata.json").read_text()
 
 
 # -- dashboard -----------------------------------------------------------------
@@ -439,7 +560,32 @@ def test_dashboard_shows_success_steps_faults_alarms_and_the_runbook(dashboard, 
     alarms = _widget(dashboard, "Alarms")
     assert len(alarms["alarms"]) == len(specs_for(synthesized.params)) + 1
     (text,) = [w for w in dashboard["widgets"] if w["type"] == "text"]
-    assert "docs/RUNBOOK.md" in text["properties"]["markdown"]
+    assert runbook(synthesized.params) in text["properties"]["markdown"]
+
+
+def test_every_emitted_metric_has_an_alarm_or_a_dashboard_graph(dashboard, synthesized):
+    alarmed = {a[1]["MetricName"] for a in _alarms_by_name(synthesized).values()
+               if "MetricName" in a[1]}
+    alarmed |= {m["MetricStat"]["Metric"]["MetricName"]
+                for a in _alarms_by_name(synthesized).values() for m in a[1].get("Metrics", [])
+                if "MetricStat" in m}
+    graphed = {m[1] for w in dashboard["widgets"] for m in w["properties"].get("metrics", [])
+               if len(m) > 1 and m[0] == DEFAULT_NAMESPACE}
+    unwatched = [m.name for m in METRICS if m.name not in alarmed | graphed]
+    assert not unwatched
+    assert {"ContractViolations", "RouteLatency", "ScenarioDuration", "RunSkipped",
+            "CanaryError", "AuthNotEnforced"} <= graphed
+    assert "ContractViolations" in alarmed
+
+
+def test_dashboard_shows_the_lambdas_health_with_duration_against_the_timeout(
+    dashboard, synthesized,
+):
+    health = _widget(dashboard, "Canary Lambda")
+    assert {m[1] for m in health["metrics"] if m[0] == "AWS/Lambda"} == {
+        "Invocations", "Errors", "Throttles", "Duration"}
+    timeout_ms = synthesized.params.timeout_s * 1000
+    assert timeout_ms in [line["value"] for line in _lines(health)]
 
 
 def test_each_step_that_measures_has_a_widget_derived_from_its_declaration(dashboard):

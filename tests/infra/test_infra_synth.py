@@ -37,6 +37,9 @@ def test_cdk_nag_reports_no_unacknowledged_finding(synthesized):
     violations = [
         (v["ruleName"], c["constructPath"])
         for plugin in report["pluginReports"]
+        # The report also lists construct annotations (annotationsInValidationReport):
+        # warnings the stack's own tests cover, which never fail synth.
+        if plugin["pluginName"] != "Construct Annotations"
         for v in plugin.get("violations", [])
         for c in v["violatingConstructs"]
     ]

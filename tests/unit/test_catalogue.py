@@ -207,3 +207,47 @@ def test_canary_error_alarm_fires_on_a_run_that_could_not_start():
     lines = emitted([healthy_run(0), broken])
     assert states_after_each_run(BY_NAME["CanaryError"], lines, 2) == [OK, ALARM]
     assert state_at_end(BY_NAME["CanaryHeartbeat"], lines, 2) is OK
+
+
+def health_after(lines: list[str], runs: int) -> bool:
+    """The health composite at the end, from every alarm's state over the emitted data."""
+    from canary.catalogue import health_in_alarm
+
+    states = {a.name: state_at_end(a, lines, runs) is ALARM for a in ALARMS
+              if a.namespace is None}
+    return health_in_alarm(ALARMS, states)
+
+
+def test_two_failed_runs_of_the_platform_page_through_the_composite():
+    assert health_after(emitted([healthy_run(0), failed_run(1), failed_run(2)]), 3) is True
+
+
+def test_two_runs_the_canary_itself_could_not_do_never_page_the_platform_on_call():
+    broken = [replace(healthy_run(i), steps=[], metrics={}, error="secret unreadable")
+              for i in (1, 2)]
+    lines = emitted([healthy_run(0), *broken])
+    assert state_at_end(BY_NAME["ScenarioFailed"], lines, 3) is ALARM
+    assert state_at_end(BY_NAME["CanaryError"], lines, 3) is ALARM
+    assert health_after(lines, 3) is False
+
+
+def test_an_alarm_is_created_only_where_its_metric_can_be_emitted():
+    from types import SimpleNamespace
+
+    from canary.catalogue import METRICS_BY_NAME
+
+    def config(**kw):
+        return SimpleNamespace(**{"sleep_mode": "observe", "wake_paths": ("hermes", "preview"),
+                                  **kw})
+
+    auto_save = METRICS_BY_NAME["AutoSaveFailed"]
+    assert auto_save.emitted_by(config()) and auto_save.emitted_by(config(sleep_mode="wait"))
+    assert not auto_save.emitted_by(config(sleep_mode="force"))
+    preview = METRICS_BY_NAME["PreviewWakeTime"]
+    assert not preview.emitted_by(config(wake_paths=("hermes",)))
+
+
+def test_every_metric_says_what_watches_it():
+    from canary.catalogue import METRICS
+
+    assert all(m.watched_by.strip() for m in METRICS)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from canary.clients.git_remote import GitError
 from canary.models import Status
 from canary.steps import auto_save, cleanup, sleep
-from canary.steps.auto_save import GitError
 
 CID = "canary-t1-u1"
 # make_config: idle 1 s + check 0.1 s + margin 0.5 s = 1.6 s bound
@@ -282,7 +282,7 @@ def test_no_remote_configured_is_skipped(make_ctx, aws, h, clock):
 def test_real_git_ls_remote_reads_a_repository(tmp_path):
     import subprocess
 
-    from canary.steps.auto_save import git_ls_remote
+    from canary.clients.git_remote import git_ls_remote
 
     repo = tmp_path / "r"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
@@ -295,6 +295,83 @@ def test_real_git_ls_remote_reads_a_repository(tmp_path):
     assert head in git_ls_remote(str(repo), 10)
     with pytest.raises(GitError):
         git_ls_remote(str(tmp_path / "missing"), 10)
+
+
+# -- auto_save in observe mode: the previous run's sleep, as preflight found it -----
+SLEPT = {"missed": False, "delay_ms": 0.0, "why": "task x exited", "last_activity_ms": 1_000_000}
+
+
+def observed(make_ctx, *, pushed=True, at=1_060_000, on_remote=("c0ffee",), prev=SLEPT):
+    asked = []
+
+    def ls(remote, timeout_s):
+        asked.append(remote)
+        return list(on_remote)
+
+    ctx = make_ctx(sleep_mode="observe", git_ls_remote=ls)
+    ctx.run_state.update(previous_sleep=prev, previous_auto_save={
+        "at": at, "commit": "c0ffee", "pushed": pushed})
+    return ctx, asked
+
+
+def test_observe_auto_save_pushed_and_on_the_remote_passes(make_ctx):
+    ctx, asked = observed(make_ctx)
+    r = auto_save.run(ctx)
+    assert r.status is Status.PASSED and "previous run's" in r.reason
+    assert r.measurements["auto_save_failed"] == 0
+    assert asked == [f"/remotes/{CID}.git"]
+
+
+def test_observe_auto_save_not_pushed_is_work_lost(make_ctx):
+    ctx, asked = observed(make_ctx, pushed=False)
+    r = auto_save.run(ctx)
+    assert r.status is Status.FAILED and "not pushed" in r.reason
+    assert r.measurements["auto_save_failed"] == 1
+    assert asked == []  # nothing to look up: the container says it did not push
+
+
+def test_observe_auto_save_missing_from_the_remote_is_work_lost(make_ctx):
+    ctx, _ = observed(make_ctx, on_remote=("0ld",))
+    r = auto_save.run(ctx)
+    assert r.status is Status.FAILED and "not on the remote" in r.reason
+    assert r.measurements["auto_save_failed"] == 1
+
+
+def test_observe_without_last_auto_save_is_not_measured(make_ctx):
+    ctx, _ = observed(make_ctx)
+    ctx.run_state.previous_auto_save = None
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "not measured" in r.reason
+    assert "no lastAutoSave" in r.reason and "auto_save_failed" not in r.measurements
+
+
+def test_observe_auto_save_older_than_the_last_activity_is_not_measured(make_ctx):
+    ctx, asked = observed(make_ctx, at=999_000, pushed=False)
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "saved nothing" in r.reason
+    assert "auto_save_failed" not in r.measurements and asked == []
+
+
+def test_observe_auto_save_after_no_sleep_is_not_measured(make_ctx):
+    ctx, _ = observed(make_ctx, pushed=False, prev={"missed": True, "why": "still RUNNING"})
+    r = auto_save.run(ctx)
+    assert r.status is Status.SKIPPED and "still RUNNING" in r.reason
+    assert "auto_save_failed" not in r.measurements
+
+
+def test_preflight_keeps_the_slept_rows_last_auto_save_for_auto_save(observing, aws, h, clock):
+    from canary.steps import preflight
+
+    arn = h.run_task(aws)
+    left_behind(observing, clock, arn, idle_s=3600)
+    stop_as_ecs(arn, after_s=1245, clock=clock, idle_s=3600)
+    saved_at = int((clock.now() - 3600 + 1240) * 1000)
+    h.put_container(aws, status="stopped", taskArn=arn, lastAutoSave={
+        "at": saved_at, "commit": "c0ffee", "pushed": False})
+    assert preflight.run(observing).status is Status.PASSED
+    assert observing.run_state.previous_auto_save["at"] == saved_at
+    r = auto_save.run(observing)
+    assert r.status is Status.FAILED and r.measurements["auto_save_failed"] == 1
 
 
 # -- cleanup -----
@@ -372,7 +449,7 @@ def test_cleanup_never_stops_a_task_no_fact_ties_to_the_session(make_ctx, aws, h
 
 
 def test_missing_git_executable_skips_the_remote_check(make_ctx, aws, h, clock):
-    from canary.steps.auto_save import GitUnavailableError
+    from canary.clients.git_remote import GitUnavailableError
 
     def ls(remote, t):
         raise GitUnavailableError("no git executable on this host")
