@@ -8,9 +8,12 @@ in the canary's table (the lock table, `lockId` = `memory#{containerId}`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from canary.clients.base import CanaryFault, TargetError
 from canary.clients.state import aws_call
 from canary.lock import PARTITION_KEY, TTL_ATTRIBUTE
 
@@ -27,6 +30,17 @@ class LeftRunning:
     run_id: str
 
 
+@contextmanager
+def own_table() -> Iterator[None]:
+    """Any failure of the canary's own table is the canary's fault, whatever its shape."""
+    try:
+        yield
+    except CanaryFault:
+        raise
+    except TargetError as exc:
+        raise CanaryFault(f"the canary's own table: {exc}") from None
+
+
 class RunMemory:
     """Get and put the one memory item. AWS failures raise TargetError."""
 
@@ -36,7 +50,7 @@ class RunMemory:
         self.key = {PARTITION_KEY: {"S": f"memory#{container_id}"}}
 
     def recall(self) -> LeftRunning | None:
-        with aws_call(f"GetItem {self.table}"):
+        with own_table(), aws_call(f"GetItem {self.table}"):
             item = self.ddb.get_item(TableName=self.table, Key=self.key,
                                      ConsistentRead=True).get("Item")
         try:
@@ -47,7 +61,7 @@ class RunMemory:
 
     def remember(self, left: LeftRunning | None) -> None:
         """Store what this run left running; None forgets (nothing was left)."""
-        with aws_call(f"{'PutItem' if left else 'DeleteItem'} {self.table}"):
+        with own_table(), aws_call(f"{'PutItem' if left else 'DeleteItem'} {self.table}"):
             if left is None:
                 self.ddb.delete_item(TableName=self.table, Key=self.key)
                 return

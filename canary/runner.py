@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from canary.clients.aws import BoundedClient
-from canary.clients.base import TargetError
+from canary.clients.base import CanaryFault, TargetError
 from canary.clock import Clock
 from canary.composition import Dependencies, build_context
 from canary.config import CanaryConfig
@@ -141,6 +141,9 @@ def _run_step(spec: Step, ctx: RunContext, run: RunResult, aws_limit: Deadline, 
             if "exc" in box:
                 raise box["exc"]
             step = box["step"]
+        except CanaryFault as exc:  # the canary's own setup: its owners', not the platform's
+            step = StepResult(spec.name, Status.FAILED, reason=f"canary fault: {exc}")
+            canary_error = True
         except TargetError as exc:
             step = StepResult(spec.name, Status.FAILED, reason=str(exc))
         except SecretError as exc:

@@ -505,8 +505,9 @@ SETTINGS: tuple[Setting, ...] = (
       "asleep between runs (unless `sleepMode` is `force`). The function timeout is "
       "`min(14 min, period - 60 s)`", DEFAULT_SCHEDULE_MINUTES, low=3,
       param="schedule_minutes"),
-    S(None, "alarmEmails", None, K.EMAILS, "e-mail addresses subscribed to the alarm topic "
-      "(list, or comma-separated string)", (), check=_check_emails, rule="e-mail addresses",
+    S(None, "alarmEmails", None, K.EMAILS, "e-mail addresses paged by the health composite, "
+      "and the fallback for tickets and the canary's owners (list, or comma-separated string)",
+      (), check=_check_emails, rule="e-mail addresses",
       shown="none", param="alarm_emails"),
     S(None, "pagingEndpoints", None, K.EMAILS, "where critical platform alarms page (the health "
       "composite only): e-mail addresses and https URLs (a paging service's or chat webhook's), "
@@ -514,11 +515,11 @@ SETTINGS: tuple[Setting, ...] = (
       rule="e-mail addresses, https URLs", shown="none", param="paging_endpoints"),
     S(None, "ticketEndpoints", None, K.EMAILS, "where platform warnings go (the ticket topic): "
       "e-mail addresses and https URLs", (), check=_check_endpoints,
-      rule="e-mail addresses, https URLs", shown="none", param="ticket_endpoints"),
+      rule="e-mail addresses, https URLs", shown="`alarmEmails`", param="ticket_endpoints"),
     S(None, "ownerEndpoints", None, K.EMAILS, "where the canary's own faults go (CanaryError, "
       "CanaryLambdaErrors, CanaryHeartbeat): e-mail addresses and https URLs", (),
       check=_check_endpoints, rule="e-mail addresses, https URLs",
-      shown="`ticketEndpoints`", param="owner_endpoints"),
+      shown="`ticketEndpoints`, else `alarmEmails`", param="owner_endpoints"),
     S(None, "maintenance", None, K.CHOICE, "`true` during planned platform work: the health "
       "composite and the platform warnings keep their state but notify no one (the canary's "
       "own alarms still do)", "false", choices=("false", "true"), param="maintenance"),

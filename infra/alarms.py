@@ -126,7 +126,8 @@ class CanaryAlarms(Construct):
                 label=f"{spec.metric} ({spec.statistic}, missing = {spec.fill_missing:g})",
                 period=Duration.seconds(spec.period_seconds),
             )
-        where = f"{link}{CANARY_FAULTS}" if spec.owner is Owner.CANARY else link
+        where = (f"{link}{CANARY_FAULTS}" if spec.owner is Owner.CANARY and "#" not in link
+                 else link)
         return cw.Alarm(
             self, spec.name,
             alarm_name=alarm_name(params, spec.name),

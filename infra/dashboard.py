@@ -154,7 +154,7 @@ class CanaryDashboard(Construct):
         text = cw.TextWidget(
             markdown=(
                 f"## Session resumption canary: {env}\n"
-                f"Runbook: {runbook(params)} (every alarm, what it means, "
+                f"Runbook: [{runbook(params)}]({runbook(params)}) (every alarm, what it means, "
                 "first checks). Each run logs one JSON line per step (`step`, `status`, "
                 "`reason`) to the canary's log group.\n\n"
                 "| alarm | severity | first check |\n|---|---|---|\n" + hints

@@ -49,9 +49,11 @@ class CanaryStack(Stack):
         )
         self.notifications = AlarmTopics(
             self, "Notifications", environment=params.environment,
+            # Nobody left out: without their own endpoints, tickets fall back to alarmEmails
+            # and the canary's owners to the ticket endpoints (a dead canary is never silent).
             paging=(*params.alarm_emails, *params.paging_endpoints),
-            tickets=params.ticket_endpoints,
-            owners=params.owner_endpoints or params.ticket_endpoints,
+            tickets=params.ticket_endpoints or params.alarm_emails,
+            owners=params.owner_endpoints or params.ticket_endpoints or params.alarm_emails,
         )
         self.alarms = CanaryAlarms(
             self, "Alarms", params=params, function=self.canary.function,

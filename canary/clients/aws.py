@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from canary.clients.base import TargetError
+from canary.clients.base import CanaryFault, TargetError
 from canary.deadline import Deadline, TimeUp, bounded
 
 CONNECT_TIMEOUT_S = 2.0
@@ -164,7 +164,8 @@ def aws_call(what: str) -> Iterator[None]:
         raise
     except Exception as exc:
         if is_aws_failure(exc):
-            raise TargetError(f"{what}: {describe_aws_error(exc)}") from None
+            kind = CanaryFault if is_configuration_error(exc) else TargetError
+            raise kind(f"{what}: {describe_aws_error(exc)}") from None
         raise
 
 

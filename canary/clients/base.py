@@ -29,6 +29,12 @@ class TargetError(Exception):
     """When the target (an AWS API or an HTTP endpoint) failed a call: a result, not a bug."""
 
 
+class CanaryFault(TargetError):
+    """When the failure is the canary's own setup (its permissions, a name it was given, its
+    own table or git remote): reported as a canary error for its owners, never as a platform
+    symptom that pages the platform's on-call."""
+
+
 def canary_headers(run_id: str) -> dict[str, str]:
     """Marks every request as the canary's synthetic traffic."""
     return {"User-Agent": USER_AGENT, "X-Canary": "synthetic", "X-Canary-Run": run_id}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from canary.clients.base import canary_headers
+from canary.clients.base import CanaryFault, canary_headers
 from canary.clients.git_remote import (
     GitError,
     GitUnavailableError,
@@ -88,8 +88,8 @@ def _judge(ctx: RunContext, save: dict[str, Any], whose: str) -> StepResult:
         shas = remote_commits(ctx, remote, min(GIT_TIMEOUT_S, max(1.0, ctx.remaining())))
     except GitUnavailableError as exc:
         return result(NAME, Status.SKIPPED, f"skipped: cannot verify the auto-save: {exc}", m)
-    except GitError as exc:
-        return result(NAME, Status.FAILED, f"cannot verify the auto-save: {exc}", m)
+    except GitError as exc:  # the canary's remote setting or access, not lost work
+        raise CanaryFault(f"cannot read the git remote to verify the auto-save: {exc}") from None
     if commit not in shas:
         seen = ", ".join(dict.fromkeys(s[:12] for s in shas)) or "nothing"
         return result(NAME, Status.FAILED,

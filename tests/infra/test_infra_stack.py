@@ -310,6 +310,14 @@ def _subscriptions(synthesized) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
+def test_without_their_own_endpoints_tickets_and_owners_reach_the_alarm_emails(synthesized):
+    # A dead canary (heartbeat, its errors) must never go to a topic nobody reads.
+    emails = {("email", e) for e in synthesized.params.alarm_emails}
+    assert emails and not synthesized.params.ticket_endpoints
+    subscriptions = _subscriptions(synthesized)
+    assert subscriptions["Tickets"] == emails and subscriptions["Owners"] == emails
+
+
 def test_alarm_emails_are_subscribed_to_the_paging_topic(synthesized):
     assert _subscriptions(synthesized)["Paging"] == {
         ("email", e) for e in synthesized.params.alarm_emails

@@ -308,3 +308,26 @@ def test_a_canary_error_carrying_the_key_is_masked_in_the_run_error(deps, clock,
     run = run_scenario(h.make_config(), deps, clock, scenario=sc.scenario)
     assert run.error == "canary error in x: RuntimeError: debug: ***"
     assert h.KEY not in repr(run.to_dict())
+
+
+def test_a_fault_of_the_canarys_own_setup_is_a_canary_error_not_a_platform_failure(
+        deps, clock, h):
+    from canary.clients.base import CanaryFault
+
+    def denied(ctx):
+        raise CanaryFault("GetItem webordinary-containers: AccessDeniedException not allowed")
+
+    sc = use_steps([StepSpec("x", SimpleNamespace(run=denied))])
+    run = run_scenario(h.make_config(), deps, clock, scenario=sc.scenario)
+    assert run.step("x").status is Status.FAILED
+    assert run.step("x").reason.startswith("canary fault: GetItem")
+    assert run.error  # CanaryError=1: its owners are told; the health composite holds back
+
+
+def test_access_denied_from_aws_is_a_canary_fault(aws, h):
+    from canary.clients.base import CanaryFault
+    from canary.clients.state import StateClient
+
+    state = StateClient(aws["ddb"], h.make_config(containers_table="not-the-platforms"))
+    with pytest.raises(CanaryFault, match="ResourceNotFoundException"):
+        state.get_container("c1")

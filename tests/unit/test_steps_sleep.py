@@ -253,15 +253,16 @@ def test_stale_auto_save_fails(make_ctx, aws, h, clock):
     assert r.status is Status.FAILED and "older than this sleep" in r.reason
 
 
-def test_git_failure_fails_without_claiming_work_lost(make_ctx, aws, h, clock):
+def test_an_unreadable_remote_is_the_canarys_fault_not_lost_work(make_ctx, aws, h, clock):
+    from canary.clients.base import CanaryFault
+
     def ls(remote, t):
         raise GitError("git ls-remote timed out after 15 s")
 
     ctx = make_ctx(git_ls_remote=ls)
     slept(ctx, aws, h, clock)
-    r = auto_save.run(ctx)
-    assert r.status is Status.FAILED and "timed out" in r.reason
-    assert "auto_save_failed" not in r.measurements
+    with pytest.raises(CanaryFault, match="timed out"):  # the runner: a canary error
+        auto_save.run(ctx)
 
 
 def test_no_last_auto_save_is_skipped(make_ctx, aws, h, clock):
