@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from canary.catalogue import CONTAINER_WAKE_TIME, PREVIEW_WAKE_TIME
 from canary.models import RunResult, Status, StepResult
 
 MARK = {Status.PASSED: "PASS", Status.DEGRADED: "DEGR", Status.FAILED: "FAIL",
@@ -24,13 +25,10 @@ def _avg(values: list[float]) -> str:
 
 
 def _wakes(run: RunResult) -> list[float]:
-    out: list[float] = []
-    for name in ("wake_hermes", "wake_preview"):
-        step = run.step(name)
-        v = step.measurements.get("wake_ms") if step else None
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            out.append(float(v))
-    return out
+    """The cold wakes measured this run, as the run's metrics hold them (the steps'
+    declarations say which step measures which; a wake not measured is not there)."""
+    return [run.metrics[name] for name in (CONTAINER_WAKE_TIME.name, PREVIEW_WAKE_TIME.name)
+            if name in run.metrics]
 
 
 def metrics_block(run: RunResult, emoji: bool = True) -> str:

@@ -88,6 +88,9 @@ def sample_run() -> RunResult:
                    findings=["SECURITY: no key needed"]),
         StepResult("wake_preview", Status.FAILED, 5000, "never woke"),
     ]
+    from canary.runner import collect_metrics
+
+    run.metrics = collect_metrics(run)  # as run_scenario fills them
     return run
 
 
