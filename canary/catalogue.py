@@ -13,10 +13,16 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from canary.lanes import LANES, Lane
+
 DEFAULT_NAMESPACE = "Webordinary/SessionResumptionCanary"
 ENVIRONMENT_DIMENSION = "Environment"
+LANE_DIMENSION = "Lane"  # canary/lanes.py: `full` or `quick`; on every canary metric
 STEP_DIMENSION = "Step"
+SESSION_DIMENSION = "Session"  # a synthetic session's name: per-session series (dashboard)
 CLIENT_DIMENSION = "ClientId"
+AGGREGATE_DIMENSIONS = (ENVIRONMENT_DIMENSION, LANE_DIMENSION)
+"""The series the alarms read: every session of a lane puts its sample into it."""
 
 class Unit(StrEnum):
     """CloudWatch units used by the catalogue (a subset of CloudWatch's)."""
@@ -66,7 +72,7 @@ class MetricSpec:
     name: str
     unit: Unit
     description: str
-    dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,)
+    dimensions: tuple[str, ...] = AGGREGATE_DIMENSIONS
     watched_by: str = ""
     emitted_when: tuple[When, ...] = ALWAYS
     # Standard (60 s) storage suffices while every alarm period is >= 60 s;
@@ -75,7 +81,15 @@ class MetricSpec:
     # Latencies are emitted only for successful measurements (a failed wake
     # has no wake time; it shows up in StepSuccess and ScenarioSuccess).
     latency: bool = False
+    # Also emitted per synthetic session, with the Session dimension: only the metrics the
+    # dashboard's per-session widgets graph (infra/lane_widgets.py reads this marker), since
+    # each session x lane x metric is a billable custom metric.
+    per_session: bool = False
 
+    @property
+    def session_dimensions(self) -> tuple[str, ...] | None:
+        """The per-session series' dimensions (None: no per-session series)."""
+        return (*self.dimensions, SESSION_DIMENSION) if self.per_session else None
 
     def emitted_by(self, config: Any) -> bool:
         """Whether a canary configured so can ever emit this metric."""
@@ -83,15 +97,18 @@ class MetricSpec:
 
 
 def _latency(name: str, description: str, watched_by: str,
-             emitted_when: tuple[When, ...] = ALWAYS) -> MetricSpec:
+             emitted_when: tuple[When, ...] = ALWAYS, *, per_session: bool = False
+             ) -> MetricSpec:
     return MetricSpec(name, Unit.MILLISECONDS, description, watched_by=watched_by,
-                      emitted_when=emitted_when, latency=True)
+                      emitted_when=emitted_when, latency=True, per_session=per_session)
 
 
 def _count(name: str, description: str, watched_by: str,
-           dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,),
-           emitted_when: tuple[When, ...] = ALWAYS) -> MetricSpec:
-    return MetricSpec(name, Unit.COUNT, description, dimensions, watched_by, emitted_when)
+           dimensions: tuple[str, ...] = AGGREGATE_DIMENSIONS,
+           emitted_when: tuple[When, ...] = ALWAYS, *, per_session: bool = False
+           ) -> MetricSpec:
+    return MetricSpec(name, Unit.COUNT, description, dimensions, watched_by, emitted_when,
+                      per_session=per_session)
 
 
 SLEEP_OBSERVED = (When(sleep_modes=("wait", "observe")),)  # force mode stops it itself
@@ -101,8 +118,9 @@ CONTAINER_WAKE_TIME = _latency(
     "ContainerWakeTime",
     "Cold wake through Hermes: first resume-preview request sent until the container "
     "is running and its preview answers.",
-    "alarm WakeTimeHigh (pages) and a graph against the wake target: the headline promise",
-    (When(wake_path="hermes"),),
+    "alarm WakeTimeHigh (pages) and a graph against the wake target: the headline promise; "
+    "per session on the dashboard",
+    (When(wake_path="hermes"),), per_session=True,
 )
 PREVIEW_WAKE_TIME = _latency(
     "PreviewWakeTime",
@@ -112,7 +130,8 @@ PREVIEW_WAKE_TIME = _latency(
 )
 API_RESPONSE_TIME = _latency(
     "APIResponseTime", "resume-preview response time for a running container.",
-    "alarm ResumeApiSlow (pages) and a graph against the API target",
+    "alarm ResumeApiSlow (pages) and a graph against the API target; per session on the "
+    "dashboard", per_session=True,
 )
 ROUTE_LATENCY = _latency(
     "RouteLatency", "Preview request through the router to a running container.",
@@ -124,6 +143,48 @@ AUTO_SLEEP_DELAY = _latency(
     "graph only (auto-sleep widget): a sleep too late is AutoSleepMissed's alarm",
     SLEEP_OBSERVED,
 )
+# Where a cold wake through Hermes spends its time (canary/phases.py splits it from ECS's task
+# timestamps and the canary's own marks). Graph only: WakeTimeHigh alarms on the whole wake;
+# these say which part of it to look at. A phase whose timestamps are missing or out of order
+# is not measured (nothing emitted).
+_PHASES_WATCHED = ("graph only (the stacked wake-phases widget next to the wake time): which "
+                   "part of a slow wake to look at; WakeTimeHigh alarms on the whole wake")
+_HERMES_WAKE = (When(wake_path="hermes"),)
+WAKE_PHASE_SCHEDULING = _latency(
+    "WakePhaseScheduling",
+    "Cold wake phase: first resume-preview request sent until ECS created the task (crosses "
+    "the canary's and ECS's clocks).", _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASE_PROVISIONING = _latency(
+    "WakePhaseProvisioning",
+    "Cold wake phase: task created until its image pull started (ECS's clock).",
+    _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASE_IMAGE_PULL = _latency(
+    "WakePhaseImagePull",
+    "Cold wake phase: image pull started until it stopped (ECS's clock).",
+    _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASE_CONTAINER_START = _latency(
+    "WakePhaseContainerStart",
+    "Cold wake phase: image pulled until ECS says the task started (ECS's clock).",
+    _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASE_APP_READY = _latency(
+    "WakePhaseAppReady",
+    "Cold wake phase: task started until the container registered running in the containers "
+    "table (crosses ECS's and the canary's clocks).", _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASE_PREVIEW = _latency(
+    "WakePhasePreview",
+    "Cold wake phase: containers row running until the preview answered 200 through the "
+    "router (the canary's clock).", _PHASES_WATCHED, _HERMES_WAKE,
+)
+WAKE_PHASES: tuple[MetricSpec, ...] = (
+    WAKE_PHASE_SCHEDULING, WAKE_PHASE_PROVISIONING, WAKE_PHASE_IMAGE_PULL,
+    WAKE_PHASE_CONTAINER_START, WAKE_PHASE_APP_READY, WAKE_PHASE_PREVIEW,
+)
+"""In wake order: they add up to ContainerWakeTime when every phase is measured."""
 SCENARIO_DURATION = _latency(
     "ScenarioDuration", "Wall time of the whole scenario run.",
     "graph only (canary health widget, against the budget): a run cut short by its budget "
@@ -133,15 +194,26 @@ STEP_SUCCESS = _count(
     "StepSuccess",
     "1 when a step passed or was degraded, 0 when it failed (skipped steps emit nothing).",
     "graph only (per-step success): which step failed; failures alarm through ScenarioSuccess",
-    (ENVIRONMENT_DIMENSION, STEP_DIMENSION),
+    (ENVIRONMENT_DIMENSION, LANE_DIMENSION, STEP_DIMENSION),
 )
 SCENARIO_SUCCESS = _count(
     "ScenarioSuccess",
-    "Every invocation emits it: 1 when no step failed and the scenario ran to the end (or "
-    "the run was skipped because another run holds the lock), 0 otherwise, including config, "
-    "secret and canary errors and a run cut short by its time budget.",
-    "alarms ScenarioFailed (pages unless the canary itself erred) and CanaryHeartbeat "
-    "(owners), and the success-rate graph",
+    "The platform's verdict, one sample per session whose run is one: 1 when no step failed "
+    "and the scenario ran to the end, 0 when a step failed or the run was cut short by its "
+    "time budget. No sample from a session the canary itself broke (CanaryError 1: config, "
+    "secret, a canary bug or fault of its own), from a run that never got to its sessions, "
+    "or from a run skipped because another run holds the lock (not a verdict either way).",
+    "alarm ScenarioFailed (pages), the success-rate graph and the per-session success graph",
+    per_session=True,
+)
+FIRST_ATTEMPT_SUCCESS = _count(
+    "FirstAttemptSuccess",
+    "ScenarioSuccess as it would have been without retries: 0 also when a check passed only "
+    "on its retry after a transport failure (quick lane; the full lane never retries, so "
+    "there it equals ScenarioSuccess). Like Synthetics' SuccessPercent beside "
+    "SuccessPercentWithRetries.",
+    "graph only (next to the success rate): flakiness stays visible; only the final result "
+    "(ScenarioSuccess) pages. Emitted exactly when ScenarioSuccess is.",
 )
 RUN_SKIPPED = _count(
     "RunSkipped", "1 when the run was skipped because another run holds the lock.",
@@ -182,9 +254,12 @@ CONTRACT_VIOLATIONS = _count(
     "the canary",
 )
 CANARY_ERROR = _count(
-    "CanaryError", "1 when the canary itself could not run: bad config, unreadable secret, a bug.",
-    "alarm CanaryError (the canary's owners; it also keeps ScenarioFailed from paging) and "
-    "the canary health graph",
+    "CanaryError",
+    "Every invocation emits it, once per session (once for a run that never got to its "
+    "sessions): 1 when the canary itself could not give a verdict: bad config, unreadable "
+    "secret, a canary bug or fault of its own; 0 otherwise (also for a skipped run).",
+    "alarms CanaryError (the canary's owners) and CanaryHeartbeat (its SampleCount: every "
+    "invocation emits it), and the canary health graph",
 )
 
 METRICS: tuple[MetricSpec, ...] = (
@@ -192,10 +267,12 @@ METRICS: tuple[MetricSpec, ...] = (
     PREVIEW_WAKE_TIME,
     API_RESPONSE_TIME,
     ROUTE_LATENCY,
+    *WAKE_PHASES,
     AUTO_SLEEP_DELAY,
     SCENARIO_DURATION,
     STEP_SUCCESS,
     SCENARIO_SUCCESS,
+    FIRST_ATTEMPT_SUCCESS,
     RUN_SKIPPED,
     DUPLICATE_TASKS,
     RESUME_STARTED_TASK,
@@ -206,6 +283,11 @@ METRICS: tuple[MetricSpec, ...] = (
     CANARY_ERROR,
 )
 METRICS_BY_NAME: dict[str, MetricSpec] = {m.name: m for m in METRICS}
+RUN_LEVEL: frozenset[str] = frozenset(m.name for m in (
+    STEP_SUCCESS, SCENARIO_SUCCESS, FIRST_ATTEMPT_SUCCESS, SCENARIO_DURATION, CANARY_ERROR,
+    RUN_SKIPPED, CONTRACT_VIOLATIONS))
+"""Metrics of the run itself (derived from it, or summed over every step), not of one step:
+every lane emits them (canary/scenario.py `metrics_of`)."""
 
 
 class Comparison(StrEnum):
@@ -244,9 +326,9 @@ class Owner(StrEnum):
 class AlarmSpec:
     """One CloudWatch alarm, fully specified, so infra and tests agree on it.
 
-    `namespace` None means the canary's namespace with its Environment
-    dimension; otherwise (AWS/Lambda) `dimensions` names the dimensions infra
-    fills in (FunctionName).
+    `namespace` None means the canary's namespace with its Environment and Lane
+    dimensions (the aggregate series: every session's sample); otherwise (AWS/Lambda)
+    `dimensions` names the dimensions infra fills in (FunctionName).
     """
 
     name: str
@@ -261,15 +343,12 @@ class AlarmSpec:
     severity: Severity
     runbook: str
     namespace: str | None = None
-    dimensions: tuple[str, ...] = (ENVIRONMENT_DIMENSION,)
+    dimensions: tuple[str, ...] = AGGREGATE_DIMENSIONS
     # When set, a period with no datapoint counts as this value (CloudWatch metric
     # math `FILL(m, value)`), so no period is ever missing and the alarm fires after
     # exactly M silent periods (plain missing-data handling looks further back).
     fill_missing: float | None = None
     owner: Owner = Owner.PLATFORM
-    # In the health composite only while this alarm is not in ALARM: a failed run the
-    # canary caused itself (CanaryError) is not a platform symptom.
-    unless: str | None = None
 
     @property
     def pages(self) -> bool:
@@ -286,7 +365,7 @@ class AlarmSpec:
         return any(w.holds(config) for w in self.emitted_when())
 
 
-DEFAULT_SCHEDULE_MINUTES = 30
+DEFAULT_SCHEDULE_MINUTES = LANES[Lane.FULL].schedule_minutes
 DEFAULT_WAKE_THRESHOLD_MS = 60_000
 DEFAULT_API_THRESHOLD_MS = 2_000
 
@@ -314,8 +393,9 @@ def alarm_specs(
         AlarmSpec(
             "WakeTimeHigh", CONTAINER_WAKE_TIME.name, "Maximum", wake_threshold_ms,
             Comparison.GREATER_THAN, period, 3, 2, ok_missing, Severity.CRITICAL,
-            "Cold wakes over target: check Fargate task start (image pull, ENI), "
-            "health check grace and Hermes polling.",
+            "Cold wakes over target: find the slow phase on the stacked wake-phases widget "
+            "(scheduling, provisioning, image pull, container start, app ready, preview) and "
+            "check that part (runbook).",
         ),
         AlarmSpec(
             "PreviewWakeTimeHigh", PREVIEW_WAKE_TIME.name, "Maximum", wake_threshold_ms,
@@ -329,15 +409,18 @@ def alarm_specs(
             "resume-preview slow for a running container: check Hermes latency and "
             "DynamoDB throttling.",
         ),
+        # ScenarioSuccess holds only verdicts on the platform (a session the canary broke
+        # emits none), so a period without one is not breaching and one session's canary
+        # fault never mutes the others' failures.
         AlarmSpec(
             "ScenarioFailed", SCENARIO_SUCCESS.name, "Minimum", 1, Comparison.LESS_THAN,
             period, 2, 2, ok_missing, Severity.CRITICAL,
-            "Two runs in a row failed: read the canary log for the failed step and its reason. "
-            "Pages only while CanaryError is OK: runs the canary itself broke go to its owners.",
-            unless="CanaryError",
+            "Two runs in a row failed for at least one session: read the canary log for the "
+            "failed step and its reason. Only the platform's verdicts count: a session the "
+            "canary itself broke reports CanaryError to its owners instead.",
         ),
         AlarmSpec(
-            "CanaryHeartbeat", SCENARIO_SUCCESS.name, "SampleCount", 1, Comparison.LESS_THAN,
+            "CanaryHeartbeat", CANARY_ERROR.name, "SampleCount", 1, Comparison.LESS_THAN,
             period, 2, 2, MissingData.BREACHING, Severity.CRITICAL,
             "Canary fault, not a platform one (goes to the canary's owners): no canary result "
             "for two periods; check the schedule rule, the function's errors and throttles.",
@@ -372,8 +455,8 @@ def alarm_specs(
             "The platform answered outside its contract (status, body, headers): read the run's "
             "findings; the platform changed, or the contract must.",
         ),
-        # In ALARM while either of the last two runs erred, so ScenarioFailed (two failed
-        # runs) pages only when neither failure was the canary's own.
+        # In ALARM while either of the last two runs erred (any session): the owners' signal,
+        # kept up one more period so a fault that comes and goes does not flap.
         replace(at_least_one(
             "CanaryError", CANARY_ERROR.name, Severity.WARNING,
             "Canary fault, not a platform one (goes to the canary's owners): the canary could "
@@ -390,12 +473,9 @@ def alarm_specs(
 
 
 def health_in_alarm(specs: tuple[AlarmSpec, ...], in_alarm: Mapping[str, bool]) -> bool:
-    """The health composite's rule, as infra builds it: any paging alarm in ALARM whose
-    `unless` alarm is not (an alarm not deployed counts as not in ALARM)."""
-    return any(
-        in_alarm.get(s.name, False) and not (s.unless and in_alarm.get(s.unless, False))
-        for s in specs if s.pages
-    )
+    """The health composite's rule, as infra builds it: any paging alarm in ALARM (an alarm
+    not deployed counts as not in ALARM)."""
+    return any(in_alarm.get(s.name, False) for s in specs if s.pages)
 
 
 ALARMS: tuple[AlarmSpec, ...] = alarm_specs()

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from canary.clients.base import TransportTally
 from canary.clients.hermes import HermesClient
 from canary.clients.orchestrator import OrchestratorClient
 from canary.clients.preview import PreviewClient
@@ -36,6 +37,7 @@ class Dependencies:
     `http` is one httpx.Client for the whole run (thread-safe; the canary passes explicit
     timeouts and never follows redirects). `dynamodb` and `ecs` are boto3 clients.
     `git_ls_remote(remote, timeout_s) -> [sha, ...]` replaces the `git` subprocess in tests.
+    `s3` (a boto3 client, only when REPORT_BUCKET is set) writes the run's report.
     """
 
     http: httpx.Client
@@ -43,6 +45,7 @@ class Dependencies:
     ecs: Any
     api_key: ApiKeyProvider
     git_ls_remote: Callable[[str, float], list[str]] | None = None
+    s3: Any = None
 
     @classmethod
     def build(cls, config: CanaryConfig, clock: Clock) -> Dependencies:
@@ -64,11 +67,15 @@ class Dependencies:
         secrets = (make_client(session, "secretsmanager", **kwargs)
                    if config.api_key_secret_arn and not config.api_key else None)
         return cls(
-            http=http_client(max_connections=32, max_keepalive_connections=16),
+            # Sessions run concurrently over this one client: each may hold a few (the
+            # concurrent wake calls plus a page), so the pool grows with their number.
+            http=http_client(max_connections=max(32, 8 * len(config.sessions)),
+                             max_keepalive_connections=16),
             dynamodb=make_client(session, "dynamodb", **kwargs),
             ecs=make_client(session, "ecs", **kwargs),
             api_key=ApiKeyProvider(key=config.api_key, secret_arn=config.api_key_secret_arn,
                                    clock=clock, client=secrets),
+            s3=report_client(session, **kwargs) if config.report_bucket else None,
         )
 
     def close(self) -> None:
@@ -76,6 +83,17 @@ class Dependencies:
         self.dynamodb.close()
         self.ecs.close()
         self.api_key.close()
+        if self.s3 is not None:
+            self.s3.close()
+
+
+def report_client(session: Any, **kwargs: Any) -> Any:
+    """S3 for the run's report: the short timeouts and one retry of the other AWS clients
+    (S3 answers XML, so not make_client's JSON-only check)."""
+    from canary import USER_AGENT
+    from canary.clients.aws import client_config
+
+    return session.client("s3", config=client_config(USER_AGENT), **kwargs)
 
 
 @contextlib.contextmanager
@@ -99,10 +117,11 @@ def build_context(config: CanaryConfig, deps: Dependencies, clock: Clock, run_id
     def key() -> str:  # read once a run (preflight): never a Secrets Manager call mid-wake
         return deps.api_key.peek() or deps.api_key.get()
 
+    tally = TransportTally()  # one per run: the runner's retries read it
     hermes = HermesClient(deps.http, config.hermes_api_url, key, clock, run_id,
                           connect_timeout_s=config.connect_timeout_s,
-                          max_body_bytes=config.max_body_bytes)
-    preview = PreviewClient(deps.http, config, clock, run_id)
+                          max_body_bytes=config.max_body_bytes, tally=tally)
+    preview = PreviewClient(deps.http, config, clock, run_id, tally=tally)
     state = StateClient(deps.dynamodb, config)
     orchestrator = OrchestratorClient(deps.ecs, config.ecs_cluster)
     identity = SessionIdentity(config.client_id, config.thread_id, config.session_id,

@@ -5,6 +5,12 @@
 its default and its bounds come from the settings table (canary/settings.py); a bad value
 raises `ConfigError` naming the variable and how to fix it. The API key is never part of
 repr/str.
+
+Sessions and lanes: the config as read holds the deployment's synthetic sessions
+(`sessions`) and the lane to run (`lane`); `run_configs()` derives one config per session,
+with that session's ids as the lane uses them (the quick lane's threadId, and sessionId when
+set, carry the lane's suffix, so the lanes never share a container). That derivation is
+the one place: the runner, the dry run and infra's IAM keys all read it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary import ids, settings
+from canary.lanes import Lane, lane_spec
+from canary.sessions import SessionSpec
 from canary.settings import (
     BY_FIELD,
     ConfigError,
@@ -24,7 +32,7 @@ from canary.settings import (
     shown,
 )
 
-__all__ = ["TARGETS", "CanaryConfig", "ConfigError", "parse_session_attributes"]
+__all__ = ["TARGETS", "CanaryConfig", "ConfigError", "SessionSpec", "parse_session_attributes"]
 
 TARGETS = ("sandbox", "env")
 _IDS = ("CANARY_CLIENT_ID", "CANARY_USER_ID", "CANARY_THREAD_ID")
@@ -77,6 +85,7 @@ class CanaryConfig:
     git_remote_url: str | None = None
     sandbox_control_url: str | None = None
     lock_table: str | None = None
+    report_bucket: str | None = None  # the Lambda writes each run's report there
     metrics_namespace: str = _d("metrics_namespace")
     # The synthetic session row: its sessionId (default canary-session-{threadId}) and extra
     # attributes a deployment needs (e.g. editBranch), as sorted (name, value) pairs.
@@ -86,14 +95,61 @@ class CanaryConfig:
     ecs_task_family: str | None = None
     synthetic_ids_explicit: bool = True
     aws_test_credentials: bool = False  # sandbox only: moto accepts any credentials
+    lane: str = _d("lane")
+    configured_sessions: tuple[SessionSpec, ...] = _d("configured_sessions")
+    # Set on a run config (run_configs): its session's name, and that its ids are derived.
+    session_name: str | None = None
+    derived: bool = False
 
     def __post_init__(self) -> None:
         self._validate()
+        if not self.derived:
+            self._validate_sessions()
 
     def __str__(self) -> str:
         return repr(self)
 
     # -- derived ----------------------------------------------------------------------
+    @property
+    def session_label(self) -> str:
+        """This session's name (the Session dimension): as configured, else its clientId."""
+        return self.session_name or self.client_id
+
+    @property
+    def sessions(self) -> tuple[SessionSpec, ...]:
+        """The deployment's sessions: CANARY_SESSIONS, else one from the single-session ids."""
+        return self.configured_sessions or (SessionSpec(self.session_label),)
+
+    def for_lane(self, lane: str) -> CanaryConfig:
+        """The same deployment run as `lane` (its run configs carry that lane's ids)."""
+        if self.derived:
+            raise ValueError("for_lane() applies to the deployment's config, not a run config")
+        spec = lane_spec(lane)
+        budget = min(self.budget_s, spec.max_budget_s or self.budget_s)
+        return self.replace(lane=spec.lane.value, budget_s=budget,
+                            cleanup_reserve_s=min(self.cleanup_reserve_s, budget / 2))
+
+    def for_session(self, spec: SessionSpec, lane: str | None = None) -> CanaryConfig:
+        """One session's run config in this config's lane (or `lane`, for its ids only): its
+        ids (the single-session ones where it gives none), with the lane's suffix on threadId
+        and a set sessionId."""
+        if self.derived:
+            raise ValueError("for_session() applies to the deployment's config")
+        suffix = lane_spec(lane or self.lane).id_suffix
+        session_id = spec.session_id or self.session_id_override
+        return self.replace(lane=lane_spec(lane or self.lane).lane.value,
+            client_id=spec.client_id or self.client_id,
+            user_id=spec.user_id or self.user_id,
+            thread_id=(spec.thread_id or self.thread_id) + suffix,
+            session_id_override=session_id + suffix if session_id else None,
+            session_name=spec.name, configured_sessions=(), derived=True)
+
+    def run_configs(self) -> tuple[CanaryConfig, ...]:
+        """One run config per session, in order (a run config: itself)."""
+        if self.derived:
+            return (self,)
+        return tuple(self.for_session(spec) for spec in self.sessions)
+
     @property
     def container_id(self) -> str:
         return f"{self.client_id}-{self.thread_id}-{self.user_id}"
@@ -207,6 +263,34 @@ class CanaryConfig:
             raise ConfigError(var, why, "use ids that differ from the client id, or the "
                               "canary would count every task of that client as its own")
 
+    def _validate_sessions(self) -> None:
+        """Every session's run config of every lane is valid, and no two (of any lane: the
+        quick lane's ids carry a suffix another session's may already have) share a
+        container, a thread or a session row, nor does one's userId name another's session
+        (they would wake, count and stop each other's tasks)."""
+        seen: dict[str, dict[str, str]] = {"container": {}, "thread": {}, "session": {}}
+        runs: list[tuple[str, CanaryConfig]] = []
+        for lane in Lane:
+            for spec in self.sessions:
+                who = f"{spec.name!r} ({lane.value} lane)"
+                try:
+                    run = self.for_session(spec, lane.value)
+                except ConfigError as exc:
+                    if not self.configured_sessions and lane.value == self.lane:
+                        raise
+                    raise ConfigError("CANARY_SESSIONS" if self.configured_sessions else
+                                      "CANARY_THREAD_ID", f"session {who}: {exc}",
+                                      "fix that session's ids") from None
+                runs.append((who, run))
+                for what, value in (("container", run.container_id),
+                                    ("thread", run.thread_id), ("session", run.session_id)):
+                    other = seen[what].setdefault(value, who)
+                    if other != who:
+                        raise ConfigError("CANARY_SESSIONS", f"sessions {other} and {who} "
+                                          f"have the same {what} id {value!r}",
+                                          "give each session its own threadId (and sessionId)")
+        _refuse_user_naming_another(runs)
+
     # -- constructors -----------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, target: str = "env") -> CanaryConfig:
@@ -222,14 +306,18 @@ class CanaryConfig:
             elif setting.needed:
                 raise ConfigError(setting.var, "not set", setting.needed)
         base, host_template = _preview_location(env)
-        explicit = all(env.get(v) for v in _IDS)
+        given = values.get("configured_sessions") or ()
+        missing = [v for v, attr in zip(_IDS, ("client_id", "user_id", "thread_id"), strict=True)
+                   if not env.get(v) and not (given and all(getattr(s, attr) for s in given))]
+        explicit = not missing
         if target == "env" and not explicit:
-            missing = [v for v in _IDS if not env.get(v)]
             raise ConfigError(", ".join(missing), "not set for a real target",
-                              "set CANARY_CLIENT_ID, CANARY_USER_ID and CANARY_THREAD_ID to the "
-                              "canary's own synthetic session (it never touches any other)")
-        return cls(target=target, preview_base_url=base, preview_host_template=host_template,
-                   synthetic_ids_explicit=explicit, **settings.with_defaults(values))
+                              "set CANARY_CLIENT_ID, CANARY_USER_ID and CANARY_THREAD_ID (or "
+                              "those ids in every CANARY_SESSIONS entry) to the canary's own "
+                              "synthetic sessions (it never touches any other)")
+        config = cls(target=target, preview_base_url=base, preview_host_template=host_template,
+                     synthetic_ids_explicit=explicit, **settings.with_defaults(values))
+        return config.for_lane(config.lane)  # the lane's own bounds (its budget) apply
 
     @classmethod
     def for_sandbox(cls, info: Any, *, api_key: str | None = None, **overrides: Any
@@ -280,6 +368,24 @@ class CanaryConfig:
         )
         kwargs.update(overrides)
         return cls(**kwargs)
+
+
+def _refuse_user_naming_another(runs: list[tuple[str, CanaryConfig]]) -> None:
+    """A session's tasks are found by their override values (canary/tasks.py: the clientId
+    with the threadId, sessionId or containerId): a session whose userId is another's thread,
+    session or container id under the same client puts that value into its own tasks'
+    overrides, so the other session would count, and stop, them as its own."""
+    for who, run in runs:
+        for other_who, other in runs:
+            if other is run or other.client_id != run.client_id:
+                continue
+            names = {other.thread_id, other.session_id, other.container_id}
+            if run.user_id in names:
+                raise ConfigError("CANARY_SESSIONS", f"session {who}'s userId {run.user_id!r} "
+                                  f"is session {other_who}'s thread/session id under the same "
+                                  f"client {run.client_id!r}: its tasks would count as that "
+                                  "session's", "give each session a userId that is none of "
+                                  "the other sessions' ids")
 
 
 def _preview_location(env: Mapping[str, str]) -> tuple[str, str | None]:

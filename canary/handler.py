@@ -104,9 +104,10 @@ def _truthy(value: str | None) -> bool:
 
 
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
-    """Run the scenario once and report it (EMF + one summary line). Never raises."""
+    """Run the lane's scenario once over every session and report it (EMF + one summary
+    line). The schedule's event `{"lane": "quick"}` picks the lane. Never raises."""
     invocation = Invocation(
         logger=logger, stream=_stream, redact_filter=_redact_filter,
         dependencies=_dependencies, tracer=_tracer,
     )
-    return invocation(context, os.environ)
+    return invocation(context, os.environ, event)

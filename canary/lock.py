@@ -5,7 +5,8 @@ The table (infra/lock_table.py) has the key `lockId` (S) and the TTL attribute
 no item exists or the existing one has expired (a crashed run's lock is taken
 over without waiting for DynamoDB's TTL sweeper, which may lag for days);
 releasing is a delete conditional on still being the owner. Two concurrent
-acquisitions cannot both win: DynamoDB evaluates the condition atomically.
+acquisitions cannot both win: DynamoDB evaluates the condition atomically. Each lane has
+its own lock item (`lane_lock_id`): a quick run never waits for a full cycle.
 
 Every call takes an optional `timeout_s`: the caller's deadline bounds it, and a call
 that does not answer in time is abandoned (LockError). An acquisition whose outcome is
@@ -28,6 +29,14 @@ PARTITION_KEY = "lockId"
 TTL_ATTRIBUTE = "expiresAt"
 OWNER_ATTRIBUTE = "owner"
 DEFAULT_LOCK_ID = "session-resumption-canary"
+
+
+def lane_lock_id(lane: str) -> str:
+    """Each lane its own lock (canary/lanes.py): the full lane keeps DEFAULT_LOCK_ID, so a
+    deployment from before the lanes and one after never run at once."""
+    from canary.lanes import lock_id
+
+    return lock_id(DEFAULT_LOCK_ID, lane)
 
 
 class LockError(Exception):

@@ -4,11 +4,20 @@ The Lambda prints these lines to stdout (CloudWatch Logs turns them into metrics
 no PutMetricData call) and `python -m canary run --emf` prints the very same
 lines, so a local run shows exactly what production would emit.
 
-One line carries the run's metrics with the Environment dimension; one line per
-executed step carries StepSuccess with Environment + Step (EMF applies every
-dimension set of a line to every metric of that line, so per-step values need
-their own lines). Which metric has which unit, dimensions and resolution comes
-from `canary.catalogue`; nothing here restates it.
+Per synthetic session: one line carries its run's metrics on the aggregate series
+(Environment + Lane: the alarms read these, and several sessions put several samples
+into one period), one line per executed step carries StepSuccess with Environment +
+Lane + Step, and one line carries the metrics the catalogue marks `per_session` again
+with Environment + Lane + Session (the dashboard's per-session series).
+
+ScenarioSuccess (and FirstAttemptSuccess) are verdicts on the platform: emitted only by a
+session that ran without a canary error. A session the canary broke, a run that never got
+to its sessions and a run skipped for the lock emit CanaryError (and RunSkipped) but no
+verdict; CanaryError is emitted by every invocation, so the heartbeat counts it.
+
+EMF applies every dimension set of a line to every metric of that line, so each series
+needs its own lines. Which metric has which unit, dimensions and resolution comes from
+`canary.catalogue`; nothing here restates it.
 
 Powertools' `EphemeralMetrics` (its EMF provider without class-level state) is
 used rather than the shared `Metrics` singleton: nothing leaks between warm
@@ -28,15 +37,18 @@ from canary.catalogue import (
     CANARY_ERROR,
     DEFAULT_NAMESPACE,
     ENVIRONMENT_DIMENSION,
+    FIRST_ATTEMPT_SUCCESS,
+    LANE_DIMENSION,
     METRICS_BY_NAME,
     RUN_SKIPPED,
     SCENARIO_DURATION,
     SCENARIO_SUCCESS,
+    SESSION_DIMENSION,
     STEP_DIMENSION,
     STEP_SUCCESS,
     MetricSpec,
 )
-from canary.models import RunResult, Status
+from canary.models import FleetResult, RunResult, Status
 
 if TYPE_CHECKING:  # Powertools is imported when metrics are built, not at import time
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
@@ -47,22 +59,29 @@ log = logging.getLogger(__name__)
 
 # Metrics this module derives from the run itself; the runner never sets them.
 DERIVED = frozenset(
-    m.name for m in (STEP_SUCCESS, SCENARIO_SUCCESS, SCENARIO_DURATION, CANARY_ERROR, RUN_SKIPPED)
+    m.name for m in (STEP_SUCCESS, SCENARIO_SUCCESS, SCENARIO_DURATION, CANARY_ERROR, RUN_SKIPPED,
+                     FIRST_ATTEMPT_SUCCESS)
 )
 
 
 def scenario_succeeded(run: RunResult, *, skipped: bool = False) -> bool:
-    """ScenarioSuccess: the run is ok (no failed step, no canary error, not cut short by
-    its time budget), or it was skipped because another run holds the lock (that run
-    is doing the work)."""
+    """The run's `ok` as reported: no failed step, no canary error, not cut short by its
+    time budget, or skipped because another run holds the lock (that run is doing the
+    work). Not the metric: see `is_verdict`."""
     return skipped or run.ok
 
 
-def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:
-    """The run-level metric values (Environment dimension only), by catalogue name.
+def is_verdict(run: RunResult, *, skipped: bool = False) -> bool:
+    """Whether the run says anything about the platform (emits ScenarioSuccess): it ran
+    and the canary did not break it. A skipped run and a canary error are no verdict."""
+    return not skipped and not run.error
 
-    `skipped` means another run held the lock: that is not a failure
-    (ScenarioSuccess 1, RunSkipped 1) and nothing was measured.
+
+def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:
+    """The run-level metric values (the aggregate dimensions), by catalogue name.
+
+    `skipped` means another run held the lock: neither a failure nor a success (no
+    ScenarioSuccess; RunSkipped 1) and nothing was measured.
     """
     values: dict[str, float] = {}
     if not skipped:
@@ -78,7 +97,10 @@ def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:
             values[name] = value
         if not run.error and run.duration_ms > 0:
             values[SCENARIO_DURATION.name] = float(run.duration_ms)
-    values[SCENARIO_SUCCESS.name] = 1.0 if scenario_succeeded(run, skipped=skipped) else 0.0
+    if is_verdict(run, skipped=skipped):
+        values[SCENARIO_SUCCESS.name] = 1.0 if run.ok else 0.0
+        # A check that passed only on its retry: 0.
+        values[FIRST_ATTEMPT_SUCCESS.name] = 1.0 if run.first_attempt_ok else 0.0
     values[CANARY_ERROR.name] = 1.0 if run.error else 0.0
     values[RUN_SKIPPED.name] = 1.0 if skipped else 0.0
     return values
@@ -93,41 +115,55 @@ def step_values(run: RunResult) -> dict[str, float]:
     }
 
 
+def session_runs(result: RunResult | FleetResult) -> list[RunResult]:
+    """The runs whose samples a result emits: each session's, or for a fleet that never got
+    to its sessions (a config error, the key, the lock held) one empty run carrying its error
+    (so CanaryError is emitted whatever went wrong)."""
+    if isinstance(result, RunResult):
+        return [result]
+    if result.sessions:
+        return list(result.sessions)
+    return [RunResult(run_id=result.run_id, target=result.target, lane=result.lane,
+                      environment=result.environment, started_at=result.started_at,
+                      duration_ms=result.duration_ms, error=result.error)]
+
+
 def emf_documents(
-    run: RunResult,
+    result: RunResult | FleetResult,
     *,
     namespace: str = DEFAULT_NAMESPACE,
     environment: str,
     skipped: bool = False,
     timestamp_ms: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The EMF objects for one run: the run line first, then one StepSuccess line per step.
+    """The EMF objects of a run (one session) or a fleet: for each session, its run line on
+    the aggregate series, one StepSuccess line per executed step, then the catalogue's
+    `per_session` metrics with the Session dimension (only for a named session).
 
     The timestamp is the run's start (from the injected clock), so a run's
     metrics land in the period it was scheduled in.
     """
     if not environment:
         raise ValueError("environment must be a non-empty string (the Environment dimension)")
-    timestamp = int(run.started_at * 1000) if timestamp_ms is None else int(timestamp_ms)
-    run_metrics = run_values(run, skipped=skipped)
-    documents = [
-        _document(
-            namespace, {ENVIRONMENT_DIMENSION: environment}, timestamp,
-            {METRICS_BY_NAME[name]: value for name, value in run_metrics.items()},
-        )
-    ]
-    for step, value in step_values(run).items():
-        documents.append(
-            _document(
-                namespace, {ENVIRONMENT_DIMENSION: environment, STEP_DIMENSION: step},
-                timestamp, {STEP_SUCCESS: value},
-            )
-        )
+    documents: list[dict[str, Any]] = []
+    for run in session_runs(result):
+        timestamp = int(run.started_at * 1000) if timestamp_ms is None else int(timestamp_ms)
+        aggregate = {ENVIRONMENT_DIMENSION: environment, LANE_DIMENSION: run.lane}
+        run_metrics = {METRICS_BY_NAME[name]: value
+                       for name, value in run_values(run, skipped=skipped).items()}
+        documents.append(_document(namespace, aggregate, timestamp, run_metrics))
+        for step, value in step_values(run).items():
+            documents.append(_document(namespace, {**aggregate, STEP_DIMENSION: step},
+                                       timestamp, {STEP_SUCCESS: value}))
+        per_session = {spec: v for spec, v in run_metrics.items() if spec.per_session}
+        if run.session and per_session:
+            documents.append(_document(namespace, {**aggregate, SESSION_DIMENSION: run.session},
+                                       timestamp, per_session))
     return documents
 
 
 def emf_lines(
-    run: RunResult,
+    run: RunResult | FleetResult,
     *,
     namespace: str = DEFAULT_NAMESPACE,
     environment: str,
@@ -145,7 +181,7 @@ def emf_lines(
 
 
 def record_run(
-    run: RunResult,
+    run: RunResult | FleetResult,
     *,
     namespace: str = DEFAULT_NAMESPACE,
     environment: str,
@@ -171,7 +207,7 @@ def _document(
     for name, value in dimensions.items():
         provider.add_dimension(name=name, value=value)
     for spec, value in values.items():
-        if set(spec.dimensions) != set(dimensions):
+        if set(dimensions) not in (set(spec.dimensions), set(spec.session_dimensions or ())):
             raise ValueError(
                 f"metric {spec.name} has dimensions {spec.dimensions} in the catalogue, "
                 f"not {tuple(dimensions)}"

@@ -26,9 +26,10 @@ from canary import contract, ids
 from canary.catalogue import (
     DEFAULT_API_THRESHOLD_MS,
     DEFAULT_NAMESPACE,
-    DEFAULT_SCHEDULE_MINUTES,
     DEFAULT_WAKE_THRESHOLD_MS,
 )
+from canary.lanes import DEFAULT_LANE, LANES, Lane
+from canary.sessions import SessionsError, parse_sessions, sessions_problem
 
 
 class ConfigError(ValueError):
@@ -92,6 +93,7 @@ class Setting:
     deploy_shown: str = ""  # the parameter's default as documented, when not `shown`
     deploy_note: str = ""  # what a deployment should know (the parameters table)
     reader: str = ""  # what reads the variable, when not CanaryConfig.from_env
+    decode: Callable[[str], Any] | None = None  # a JSON setting's text -> value
 
     @property
     def name(self) -> str:
@@ -205,6 +207,16 @@ def _check_table(name: str, value: str) -> None:
                           "use the name (3-255 letters, digits, '_', '-', '.'), not an ARN")
 
 
+_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _check_bucket(name: str, value: str) -> None:
+    if not _BUCKET.match(value):
+        raise ConfigError(name, f"not an S3 bucket name: {shown(value)}",
+                          "use the bucket's name (3-63 lower-case letters, digits, '.', '-'), "
+                          "not an ARN or URL")
+
+
 def _check_ecs(name: str, value: str) -> None:
     if not _ECS.match(value):
         raise ConfigError(name, f"not an ECS name or ARN: {shown(value)}",
@@ -247,6 +259,16 @@ def _check_marker(name: str, value: str) -> None:
     if not 1 <= len(value) <= 1000:
         raise ConfigError(name, f"{len(value)} characters",
                           "use a short text the preview page contains (1-1000 characters)")
+
+
+def _check_quick_schedule(name: str, value: int) -> None:
+    """Off (0), or long enough that one quick run (at most its lane's budget) ends before the
+    next starts (an overlapping run would skip, and a skip is no verdict)."""
+    shortest = LANES[Lane.QUICK].min_schedule_minutes
+    if 0 < value < shortest:
+        raise ConfigError(name, f"{value} minutes is shorter than one quick run may take "
+                          f"({LANES[Lane.QUICK].max_budget_s:g} s and a minute's slack)",
+                          f"use 0 (off) or at least {shortest}")
 
 
 def _check_emails(name: str, value: tuple[str, ...]) -> None:
@@ -348,6 +370,19 @@ def check_session_attributes(name: str, pairs: tuple[tuple[str, Any], ...]) -> N
                               "DynamoDB numbers hold at most 38 digits")
 
 
+def _decode_sessions(raw: str) -> Any:
+    try:
+        return parse_sessions(raw)
+    except SessionsError as exc:
+        raise ConfigError("CANARY_SESSIONS", exc.problem, exc.fix) from None
+
+
+def _check_sessions(name: str, value: Any) -> None:
+    problem = sessions_problem(tuple(value)) if value else None  # (): unset
+    if problem:
+        raise ConfigError(name, *problem)
+
+
 # -- the table -------------------------------------------------------------------------
 
 _TABLES = "the role may only touch the platform's three tables"
@@ -414,6 +449,20 @@ SETTINGS: tuple[Setting, ...] = (
       '`{"editBranch": "thread-{threadId}"}`', (), check=check_session_attributes,
       rule="strings, whole numbers, booleans; not the row's own attributes", shown="none",
       deploy_default=None),
+    S("CANARY_SESSIONS", "canarySessions", "configured_sessions", K.JSON,
+      "the synthetic sessions, run concurrently: a JSON list of `{\"name\", \"clientId\", "
+      "\"threadId\", \"userId\", \"sessionId\"}` (`name`: the metrics' `Session` dimension; "
+      "fields left out fall back to the single-session variables)", (),
+      check=_check_sessions, decode=_decode_sessions,
+      rule="1-50 entries; names unique, 1-64 of letters, digits, `._-`; ids by their rules; "
+      "no two sessions with the same container, thread or session id",
+      shown="one session from the single-session variables, named by its clientId",
+      deploy_shown="one session", deploy_default=None, param="canary_sessions"),
+    S("CANARY_LANE", None, "lane", K.CHOICE, "which lane runs: `full` (cold wake, sleep, "
+      "auto-save) or `quick` (a warm session's checks); in Lambda the schedule's event "
+      "`{\"lane\": ...}` overrides it", DEFAULT_LANE.value,
+      choices=tuple(lane.value for lane in Lane), shown="`full`",
+      deploy_note="each lane's schedule passes its own"),
     S("SESSIONS_TABLE", "sessionsTable", "sessions_table", K.TEXT, "sessions table (either "
       "key schema)", contract.SESSIONS_TABLE, check=_check_table,
       rule="a table name, not an ARN", deploy_note=_TABLES),
@@ -491,6 +540,10 @@ SETTINGS: tuple[Setting, ...] = (
       "(Lambda) and the memory between runs (observe mode's sleep verdict)",
       check=_check_table, rule="a table name", shown="unset: no lock, previous sleep not "
       "measured", deploy_note="the stack's own table"),
+    S("REPORT_BUCKET", None, "report_bucket", K.TEXT, "where the Lambda writes each run's "
+      "HTML report and JSON result (`reports/{environment}/{yyyy}/{mm}/{dd}/{run_id}.html`, "
+      "`.json`)", check=_check_bucket, rule="an S3 bucket name", shown="unset: no report "
+      "written", deploy_note="the stack's own report bucket"),
     S("POWERTOOLS_METRICS_NAMESPACE", None, "metrics_namespace", K.TEXT,
       "the metrics' CloudWatch namespace (the alarms read the default)",
       DEFAULT_NAMESPACE, check=_check_namespace,
@@ -503,8 +556,12 @@ SETTINGS: tuple[Setting, ...] = (
     S(None, "scheduleMinutes", None, K.WHOLE, "run period; also the alarms' period. Must "
       "exceed the sleep bound (idle timeout + check interval + margin) so the container falls "
       "asleep between runs (unless `sleepMode` is `force`). The function timeout is "
-      "`min(14 min, period - 60 s)`", DEFAULT_SCHEDULE_MINUTES, low=3,
+      "`min(14 min, period - 60 s)`", LANES[Lane.FULL].schedule_minutes, low=3,
       param="schedule_minutes"),
+    S(None, "quickScheduleMinutes", None, K.WHOLE, "the quick lane's run period (a second "
+      "schedule on the same function, sending `{\"lane\": \"quick\"}`); also its alarms' "
+      "period. `0` turns the quick lane off", LANES[Lane.QUICK].schedule_minutes, low=0,
+      low_ok=True, high=60, check=_check_quick_schedule, param="quick_schedule_minutes"),
     S(None, "alarmEmails", None, K.EMAILS, "e-mail addresses paged by the health composite, "
       "and the fallback for tickets and the canary's owners (list, or comma-separated string)",
       (), check=_check_emails, rule="e-mail addresses",
@@ -528,6 +585,9 @@ SETTINGS: tuple[Setting, ...] = (
     S(None, "logRetentionDays", None, K.WHOLE, "log group retention in days", 30,
       check=_check_retention, rule="a CloudWatch value: 1, 3, 5, 7, 14, 30, 60, 90, ...",
       param="log_retention_days"),
+    S(None, "reportRetentionDays", None, K.WHOLE, "how long the run reports (HTML and JSON) "
+      "are kept in the report bucket, in days", 30, low=1, high=3_650,
+      param="report_retention_days"),
     S(None, "reservedConcurrency", None, K.WHOLE, "reserved concurrency of the function "
       "(the run lock already keeps runs from overlapping; reserving fails to deploy in "
       "accounts with a low concurrency quota)", None, low=1, high=10_000, shown="none",
@@ -616,7 +676,7 @@ def parse(setting: Setting, raw: str) -> Any:
                               f"use a comma list of {', '.join(setting.choices)}")
         return items
     if kind is Kind.JSON:
-        return parse_session_attributes(raw)
+        return (setting.decode or parse_session_attributes)(raw)
     if kind in (Kind.EMAILS, Kind.NAMES):
         return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw

@@ -89,6 +89,7 @@ class SessionTasks:
         self.families: set[str] = {family} if family else set()
         self.configured_family = family
         self._others: set[str] = set()  # ARNs described once and found not ours
+        self._described: dict[str, dict[str, Any]] = {}  # ours, as last described
 
     # -- facts ------------------------------------------------------------------------
     def note_answer(self, arn: str | None) -> None:
@@ -122,6 +123,8 @@ class SessionTasks:
         described = self.orchestrator.describe(wanted) if wanted else []
         ours = [t for t in described if self.tie(t)]
         self._learn(ours)
+        with self._lock:
+            self._described.update({t["taskArn"]: t for t in ours})
         # A listed task found not ours is not described again in this run: only a 201 and the
         # row together could still make it ours, and those ARNs are described every scan.
         with self._lock:
@@ -163,6 +166,17 @@ class SessionTasks:
             tasks = [t for t in tasks if (made := created_at(t)) is None
                      or made >= created_since - CLOCK_SKEW_S]
         return Scan(tasks, complete, note)
+
+    def started(self, arn: str) -> dict[str, Any] | None:
+        """The task if it is ours, as described once it started (its timestamps up to
+        startedAt are final then): the run's last description when it had started, else
+        one DescribeTasks. None when it is not ours. Raises TargetError."""
+        with self._lock:
+            known = self._described.get(arn)
+        if known is not None and known.get("startedAt") is not None:
+            return known
+        ours, _ = self.describe_owned([arn])
+        return ours[0] if ours else None
 
     def stop(self, arn: str) -> str | None:
         """Stop the task if it is ours and live. Returns what was done, None if refused."""

@@ -8,8 +8,10 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from canary import catalogue as cat
-from canary.scenario import SCENARIO, STEP_NAMES
-from infra.alarms import CanaryAlarms, runbook
+from canary.lanes import Lane
+from canary.scenario import SCENARIO
+from infra.alarms import CanaryAlarms, lane_alarm_id, runbook
+from infra.lane_widgets import lane_rows
 from infra.params import CanaryParams
 
 RUNS_PER_POINT = 6  # percentiles over this many runs per datapoint
@@ -54,7 +56,9 @@ class CanaryDashboard(Construct):
                    period: Duration = run, **dims: str) -> cw.Metric:
             return cw.Metric(
                 namespace=cat.DEFAULT_NAMESPACE, metric_name=spec.name,
-                dimensions_map={cat.ENVIRONMENT_DIMENSION: env, **dims},
+                # Widgets built here show the full lane; infra/lane_widgets.py shows each lane.
+                dimensions_map={cat.ENVIRONMENT_DIMENSION: env,
+                                cat.LANE_DIMENSION: Lane.FULL.value, **dims},
                 statistic=statistic, period=period, label=label or f"{spec.name} {statistic}",
             )
 
@@ -68,39 +72,30 @@ class CanaryDashboard(Construct):
         wake = cw.GraphWidget(
             title="Container wake time (Hermes): p50 / p90 / max",
             left=latency(cat.CONTAINER_WAKE_TIME), left_y_axis=ms_axis,
-            left_annotations=[target_line(params.wake_failed_ms)], width=12, height=6,
+            left_annotations=[target_line(params.wake_failed_ms)], width=8, height=6,
+        )
+        # Where the wake time goes: its phases (canary/phases.py) stacked, so the tallest band
+        # of a slow wake is the part to look at (runbook: WakeTimeHigh). One run per period.
+        phases = cw.GraphWidget(
+            title="Where the wake time goes: cold-wake phases (Hermes), stacked",
+            left=[metric(spec, "Average", spec.name.removeprefix("WakePhase"))
+                  for spec in cat.WAKE_PHASES],
+            left_y_axis=ms_axis, stacked=True,
+            left_annotations=[target_line(params.wake_failed_ms)], width=8, height=6,
         )
         api = cw.GraphWidget(
             title="Resume API response time (running container)",
             left=latency(cat.API_RESPONSE_TIME), left_y_axis=ms_axis,
-            left_annotations=[target_line(params.api_failed_ms)], width=12, height=6,
+            left_annotations=[target_line(params.api_failed_ms)], width=8, height=6,
         )
         preview = cw.GraphWidget(
             title="Preview URL wake time",
             left=latency(cat.PREVIEW_WAKE_TIME), left_y_axis=ms_axis,
             left_annotations=[target_line(params.wake_failed_ms)], width=8, height=6,
         )
-        success = cw.GraphWidget(
-            title="Scenario success rate (%)",
-            left=[cw.MathExpression(
-                expression="100 * success", label="success rate %", period=run,
-                using_metrics={"success": metric(cat.SCENARIO_SUCCESS, "Average")},
-            )],
-            left_y_axis=cw.YAxisProps(min=0, max=100, label="%", show_units=False),
-            width=8, height=6,
-        )
         status = cw.AlarmStatusWidget(
             title="Alarms",
             alarms=[*alarms.alarms.values(), alarms.health], width=8, height=6,
-        )
-        steps = cw.GraphWidget(
-            title="Per-step success (1 = passed, 0 = failed)",
-            left=[
-                metric(cat.STEP_SUCCESS, "Average", step, **{cat.STEP_DIMENSION: step})
-                for step in STEP_NAMES
-            ],
-            left_y_axis=cw.YAxisProps(min=0, max=1, show_units=False),
-            width=24, height=6,
         )
         duplicates = cw.GraphWidget(
             title="Duplicate tasks (per wake, per warm resume)",
@@ -149,7 +144,8 @@ class CanaryDashboard(Construct):
             for step in SCENARIO.all_steps if step.measures
         ]
         hints = "\n".join(
-            f"| {s.name} | {s.severity.value} | {s.runbook} |" for s in alarms.specs
+            f"| {lane_alarm_id(s.name, lane)} | {s.severity.value} | {s.runbook} |"
+            for lane, s in alarms.specs
         )
         text = cw.TextWidget(
             markdown=(
@@ -165,7 +161,7 @@ class CanaryDashboard(Construct):
             self, "Dashboard",
             dashboard_name=f"{params.stack_name}",
             default_interval=Duration.days(7),
-            widgets=[[wake, api], [preview, success, status], [steps],
+            widgets=[[wake, phases, api], [preview, status], *lane_rows(params),
                      [duplicates, sleep_delay, save],
                      [lambda_health(function, params, run), canary], [contract],
                      *(per_step[i:i + 3] for i in range(0, len(per_step), 3)), [text]],

@@ -9,9 +9,18 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from canary.steps.sleep import keepalive_thread
+from canary.footprint import (
+    CONTAINER_INDEX_ACTIONS,
+    CONTAINERS_ACTIONS,
+    LOCK_TABLE_ACTIONS,
+    MAPPINGS_ACTIONS,
+    SESSIONS_ACTIONS,
+    table_keys,
+)
+from canary.report_upload import prefix as report_prefix
 from infra.bundling import canary_code
 from infra.params import CanaryParams
 
@@ -20,12 +29,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "canary.handler.handler"
 
-# Exactly what canary/ calls on each table (tests/infra/test_infra_iam.py reads the source).
-CONTAINERS_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
-MAPPINGS_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
-CONTAINER_INDEX_ACTIONS = ("dynamodb:Query",)
-SESSIONS_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
-LOCK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# The actions per table (exactly what canary/ calls) live in canary/footprint.py, which the
+# dry run reads too.
+
 # What Lambda needs of a VPC function's role (AWSLambdaVPCAccessExecutionRole's EC2 part):
 # the service manages the function's network interfaces with them, the code never calls them.
 VPC_ENI_ACTIONS = (
@@ -56,15 +62,14 @@ def lambda_environment(params: CanaryParams, lock_table_name: str) -> dict[str, 
 
 
 def canary_keys(params: CanaryParams) -> dict[str, tuple[str, ...]]:
-    """The partition keys the canary touches, per platform table: read from the CanaryConfig
-    the Lambda gets (`params.run_config()`), never re-derived here."""
-    config = params.run_config()
-    return {
-        "containers": (config.container_id,),
-        "mappings": (config.thread_id, keepalive_thread(config.thread_id)),
-        "container_index": (config.container_id,),  # the index's partition key
-        "sessions": (config.session_id,),
-    }
+    """The partition keys the canary touches, per platform table: every session of every lane
+    the deployment runs, each from the run config the Lambda derives
+    (`params.all_run_configs()`) by canary/footprint.py, as the dry run does."""
+    keys: dict[str, dict[str, None]] = {}
+    for config in params.all_run_configs():
+        for table, values in table_keys(config).items():
+            keys.setdefault(table, {}).update(dict.fromkeys(values))
+    return {table: tuple(values) for table, values in keys.items()}
 
 
 def platform_table_statements(stack: Stack, params: CanaryParams) -> list[iam.PolicyStatement]:
@@ -111,13 +116,26 @@ def deployment_statements(params: CanaryParams) -> list[iam.PolicyStatement]:
     return statements
 
 
+def report_statements(params: CanaryParams, bucket: s3.IBucket | None
+                      ) -> list[iam.PolicyStatement]:
+    """Writing the run's report: s3:PutObject under this environment's prefix only (the one
+    canary/report_upload.py writes under), never read, list or delete."""
+    if bucket is None:
+        return []
+    return [iam.PolicyStatement(
+        sid="WriteRunReports", actions=["s3:PutObject"],
+        resources=[bucket.arn_for_objects(f"{report_prefix(params.environment)}*")],
+    )]
+
+
 def _nag_form(stack: Stack, value: str) -> str:
     """A value as cdk-nag names it in a finding's id (pseudo parameters as `<AWS::...>`)."""
     resolved: Any = stack.resolve(value)
     if isinstance(resolved, str):
         return resolved
     parts = resolved["Fn::Join"][1]
-    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" for p in parts)
+    return "".join(p if isinstance(p, str) else f"<{p['Ref']}>" if "Ref" in p
+                   else f"<{'.'.join(p['Fn::GetAtt'])}>" for p in parts)
 
 
 class CanaryFunction(Construct):
@@ -125,7 +143,7 @@ class CanaryFunction(Construct):
 
     def __init__(
         self, scope: Construct, construct_id: str, *, params: CanaryParams,
-        lock_table: dynamodb.ITable,
+        lock_table: dynamodb.ITable, report_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -175,6 +193,7 @@ class CanaryFunction(Construct):
                 resources=[params.api_key_secret_arn],
             ),
             *deployment_statements(params),
+            *report_statements(params, report_bucket),
         ]
         self.role = iam.Role(
             self, "Role",
@@ -198,6 +217,15 @@ class CanaryFunction(Construct):
             ),
         )
 
+        if report_bucket is not None:
+            reports = report_statements(params, report_bucket)[0].resources[0]
+            Validations.of(self.role).acknowledge(Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{_nag_form(stack, reports)}]",
+                reason="Each run's report has its own key (date and run id): the canary may "
+                "put objects under its environment's report prefix only, never read, list or "
+                "delete them.",
+            ))
+
         self.function = lambda_.Function(
             self, "Function",
             description=f"Session resumption canary ({params.environment})",
@@ -212,7 +240,10 @@ class CanaryFunction(Construct):
             reserved_concurrent_executions=params.reserved_concurrency,
             retry_attempts=0,
             max_event_age=Duration.seconds(params.timeout_s),
-            environment=lambda_environment(params, lock_table.table_name),
+            environment={
+                **lambda_environment(params, lock_table.table_name),
+                **({"REPORT_BUCKET": report_bucket.bucket_name} if report_bucket else {}),
+            },
         )
         if params.vpc_subnet_ids:
             # Ids straight from context: no VPC lookup, so synth stays offline.

@@ -21,6 +21,7 @@ from typing import Any
 
 from canary import settings
 from canary.config import CanaryConfig, ConfigError
+from canary.lanes import Lane
 from canary.settings import BY_VAR, Kind, Setting
 
 # Context keys (cdk.json "context" or `npx cdk ... -c KEY=VALUE`).
@@ -98,6 +99,25 @@ class _Params:
         return CanaryConfig.from_env({**self.lambda_environment(_CHECK_ENV["LOCK_TABLE"]),
                                       "AWS_REGION": _CHECK_ENV["AWS_REGION"]})
 
+    @property
+    def lanes(self) -> dict[Lane, int]:
+        """Lane -> its schedule in minutes, for each lane this deployment runs (the full lane
+        always; the quick lane unless `quickScheduleMinutes` is 0)."""
+        minutes = {Lane.FULL: self.schedule_minutes, Lane.QUICK: self.quick_schedule_minutes}
+        return {lane: m for lane, m in minutes.items() if m}
+
+    def lane_config(self, lane: Lane) -> CanaryConfig:
+        """The CanaryConfig the Lambda runs `lane` with (the lane's own synthetic ids)."""
+        return self.run_config().for_lane(lane)
+
+    def session_configs(self, lane: Lane) -> tuple[CanaryConfig, ...]:
+        """One CanaryConfig per configured session of `lane`, as the Lambda derives them."""
+        return self.lane_config(lane).run_configs()
+
+    def all_run_configs(self) -> tuple[CanaryConfig, ...]:
+        """Every (lane, session) run config this deployment's Lambda can run."""
+        return tuple(c for lane in self.lanes for c in self.session_configs(lane))
+
     # -- validation ----------------------------------------------------------
 
     def _fail(self, key: str, problem: str) -> ParamsError:
@@ -141,6 +161,7 @@ class _Params:
             raise self._refused(exc) from None
         self._validate_timing(config)
         self._validate_pairs()
+        self._validate_lanes()
 
     def _validate_pairs(self) -> None:
         """Parameters that only make sense together: both set or neither; the secret's key
@@ -155,6 +176,16 @@ class _Params:
         if key and key.split(":")[3] != self.api_key_secret_arn.split(":")[3]:
             raise self._fail("apiKeySecretKmsKeyArn", "is in another region than the secret "
                              "('apiKeySecretArn'); use the key that encrypts the secret")
+
+    def _validate_lanes(self) -> None:
+        """Both lanes run at once on the one function: a reserved concurrency must allow it."""
+        lanes = len(self.lanes)
+        if self.reserved_concurrency is not None and self.reserved_concurrency < lanes:
+            raise self._fail(
+                "reservedConcurrency",
+                f"({self.reserved_concurrency}) must allow the {lanes} lanes to run at once "
+                f"(at least {lanes}); raise it, leave it unset, or set quickScheduleMinutes 0",
+            )
 
     def _validate_timing(self, config: CanaryConfig) -> None:
         budget = self.effective_budget_s
@@ -243,7 +274,7 @@ def _coerce(environment: str, setting: Setting, raw: Any) -> Any:
             if not isinstance(raw, Sequence):
                 raise ValueError
             return tuple(p for p in (str(x).strip() for x in raw) if p)
-        if kind is Kind.JSON and isinstance(raw, Mapping):
+        if kind is Kind.JSON and isinstance(raw, Mapping | list):  # cdk.json's own JSON
             return json.dumps(raw, sort_keys=True)
         if kind is Kind.CHOICE and isinstance(raw, bool):  # cdk.json's true/false
             raw = str(raw).lower()

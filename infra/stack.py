@@ -7,12 +7,14 @@ from typing import Any
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from canary.lanes import Lane
 from infra.alarms import CanaryAlarms
 from infra.dashboard import CanaryDashboard
 from infra.function import CanaryFunction
 from infra.lock_table import LockTable
 from infra.notifications import AlarmTopics
 from infra.params import CanaryParams
+from infra.reports import ReportBucket
 from infra.schedule import CanarySchedule
 
 
@@ -42,11 +44,19 @@ class CanaryStack(Stack):
             Tags.of(self).add(key, value)
 
         self.lock = LockTable(self, "Lock")
-        self.canary = CanaryFunction(self, "Canary", params=params, lock_table=self.lock.table)
-        self.schedule = CanarySchedule(
-            self, "Schedule", function=self.canary.function,
-            minutes=params.schedule_minutes, environment=params.environment,
-        )
+        self.reports = ReportBucket(self, "Reports", retention_days=params.report_retention_days)
+        self.canary = CanaryFunction(self, "Canary", params=params, lock_table=self.lock.table,
+                                     report_bucket=self.reports.bucket)
+        # One rule per lane on the one function, each sending its lane; the full lane's keeps
+        # the construct id (and logical id) it had before there were lanes.
+        self.schedules = {
+            lane: CanarySchedule(
+                self, "Schedule" if lane is Lane.FULL else f"{lane.value.capitalize()}Schedule",
+                function=self.canary.function, minutes=minutes,
+                environment=params.environment, lane=lane,
+            )
+            for lane, minutes in params.lanes.items()
+        }
         self.notifications = AlarmTopics(
             self, "Notifications", environment=params.environment,
             # Nobody left out: without their own endpoints, tickets fall back to alarmEmails
@@ -72,6 +82,8 @@ class CanaryStack(Stack):
             "HealthAlarmName": (self.alarms.health.alarm_name, "overall health (composite)"),
             "DashboardName": (self.dashboard.dashboard.dashboard_name, "the dashboard"),
             "LockTableName": (self.lock.table.table_name, "the canary's lock table"),
+            "ReportBucketName": (self.reports.bucket.bucket_name, "each run's HTML report and "
+                                 "JSON result (reports/{environment}/{yyyy}/{mm}/{dd}/)"),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

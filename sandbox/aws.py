@@ -64,6 +64,12 @@ class AwsResources:
 
 
 DYNAMODB_LOCK = threading.Lock()  # held for every DynamoDB call (server or in-process)
+ECS_LOCK = threading.Lock()
+"""Held for every ECS call but StopTask: moto's ECS models iterate the task dicts that a
+concurrent RunTask grows ("dictionary changed size during iteration" with several sessions
+waking at once). StopTask's hook (sandbox/fargate.py) takes it around moto's part only, never
+while it kills the container (which may wait seconds for the container's loop)."""
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113."
 
 
 class _WsgiHandler(Handler):
@@ -106,10 +112,8 @@ class _WsgiHandler(Handler):
         # conditional put either wins or fails), moto's models do not lock. Without
         # this, two concurrent conditional writes can both succeed, and the healthy
         # sandbox would start duplicate tasks. The sandbox's own table calls
-        # (sandbox/state.py) take the same lock. Only DynamoDB: the ECS hooks
-        # (sandbox/fargate.py) write to the tables from inside a StopTask call.
-        target = self.headers.get("X-Amz-Target", "")
-        with DYNAMODB_LOCK if target.startswith("DynamoDB_") else contextlib.nullcontext():
+        # (sandbox/state.py) take the same lock. ECS calls take their own (ECS_LOCK).
+        with _lock_for(self.headers.get("X-Amz-Target", "")):
             result = app(environ, start_response)
             try:
                 data = b"".join(result)
@@ -256,6 +260,15 @@ class MotoServer:
                 raise RuntimeError(f"moto server {path} answered {resp.status}")
         finally:
             conn.close()
+
+
+def _lock_for(target: str) -> Any:
+    """The lock a moto server request runs under (its X-Amz-Target names the service)."""
+    if target.startswith("DynamoDB_"):
+        return DYNAMODB_LOCK
+    if target.startswith(ECS_TARGET) and target != ECS_TARGET + "StopTask":
+        return ECS_LOCK
+    return contextlib.nullcontext()
 
 
 _session_lock = threading.Lock()

@@ -2,9 +2,14 @@
 
 moto accepts RunTask but runs nothing. The sandbox hooks the in-process moto ECS
 backend: a new task is set PENDING and its container boots (after the boot
-delay); the task becomes RUNNING once the container has registered, and STOPPED
-when the container exits or dies, or on StopTask (which kills the container).
-A stopped task carries `stoppedAt`, `stoppedReason` and a `stopCode`
+delay); the task becomes RUNNING when its container starts and HEALTHY once the app has
+registered (the contract's "RUNNING and healthy", which Hermes waits for; the gap is the
+wake's app_ready), and STOPPED when the container exits or dies, or on StopTask (which kills
+the container).
+A booting task is stamped as ECS stamps it: `createdAt`, `pullStartedAt` and
+`pullStoppedAt` as the boot delay passes (provisioning, image pull, container start),
+`startedAt` when the container starts (before it registers). A stopped task carries
+`stoppedAt`, `stoppedReason` and a `stopCode`
 (`UserInitiated`, `EssentialContainerExited`, `TaskFailedToStart`): moto's
 serializer reads each response field from the model attribute of the same name in
 snake case, so setting `task.stop_code` is all it takes. Foreign tasks (other
@@ -18,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.aws import ECS_LOCK
 from sandbox.container import ContainerEnv, EditContainer, Timing
 from sandbox.faults import Fault
 from sandbox.ground_truth import GroundTruth
@@ -28,6 +34,10 @@ from sandbox.workspace import Workspaces
 USER_INITIATED = "UserInitiated"
 EXITED = "EssentialContainerExited"
 FAILED_TO_START = "TaskFailedToStart"
+# The boot delay's shares, each stamping the ECS field (moto attribute) that ends it:
+# provisioning (capacity, ENI) until the pull starts, the pull, then the container start.
+BOOT_PHASES: tuple[tuple[float, str], ...] = (
+    (0.25, "pull_started_at"), (0.5, "pull_stopped_at"), (0.25, ""))
 
 
 class Fargate:
@@ -83,6 +93,7 @@ class Fargate:
         for task in tasks:
             task.created_at = time.time()  # moto records none; the canary filters tasks by it
             task.last_status = "PENDING"
+            task.health_status = "UNKNOWN"  # HEALTHY once the app registered (moto: at once)
             if task.containers:
                 task.containers[0].last_status = "PENDING"
             t = threading.Thread(
@@ -107,10 +118,11 @@ class Fargate:
 
     def _stop_task(self, cluster_str: str, task_str: str, reason: str) -> Any:
         assert self._orig_stop is not None
-        before = self._find(cluster_str, task_str)
-        if before is not None and getattr(before, "stop_code", None):
-            return before  # already stopped: as ECS, a second stop changes nothing
-        task = self._orig_stop(cluster_str, task_str, reason)
+        with ECS_LOCK:  # moto's part only: the kill below may wait for the container's loop
+            before = self._find(cluster_str, task_str)
+            if before is not None and getattr(before, "stop_code", None):
+                return before  # already stopped: as ECS, a second stop changes nothing
+            task = self._orig_stop(cluster_str, task_str, reason)
         self._mark_stopped(task, reason or "Task stopped by user", USER_INITIATED)
         with self._lock:
             container = self._containers.get(task.task_arn)
@@ -169,13 +181,19 @@ class Fargate:
             self._mark_stopped(task, f"CannotStartContainerError: {exc}", FAILED_TO_START, 1)
             return
         self.truth.record(env.container_id, "task_started")
-        if self._stopping.wait(self.boot_delay_s) or task.last_status == "STOPPED":
+        if not self._provision_and_pull(task):
             return
         if Fault.WAKE_FAILS in self.faults:
             self._mark_stopped(
                 task, "Essential container in task exited (exit code 1 while booting)", EXITED, 1
             )
             return
+        # ECS: the container started, so the task is RUNNING; the app checks out its workspace
+        # and registers itself running in the containers table later (the wake's app_ready).
+        task.started_at = time.time()
+        task.last_status = "RUNNING"
+        if task.containers:
+            task.containers[0].last_status = "RUNNING"
         try:
             container = self._start_container(task, env)
         except Exception as exc:
@@ -188,10 +206,19 @@ class Fargate:
         if task.last_status == "STOPPED":  # StopTask while it registered
             container.kill("Task stopped by user", write_state=True)
             return
-        task.last_status = "RUNNING"
-        if task.containers:
-            task.containers[0].last_status = "RUNNING"
-        task.started_at = time.time()
+        task.health_status = "HEALTHY"  # its health check passes once the app serves
+
+    def _provision_and_pull(self, task: Any) -> bool:
+        """The boot delay as ECS's phases, stamped as they pass: provisioning, then the image
+        pull (`pullStartedAt`/`pullStoppedAt`, left out under `no_pull_times`), then the
+        container start. False when the task was stopped (or the sandbox stops) meanwhile."""
+        stamps = "no_pull_times" not in self.variations
+        for share, field in BOOT_PHASES:
+            if self._stopping.wait(self.boot_delay_s * share) or task.last_status == "STOPPED":
+                return False
+            if field and stamps:
+                setattr(task, field, time.time())
+        return True
 
     def _start_container(self, task: Any, env: ContainerEnv) -> EditContainer | None:
         """Check out the workspace and start the container (it registers); None if stopping."""

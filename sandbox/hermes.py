@@ -339,8 +339,8 @@ class Hermes:
             tasks = self.ecs.describe_tasks(cluster=self.names.cluster, tasks=[task_arn])["tasks"]
             task = tasks[0] if tasks else {}
             status = task.get("lastStatus")
-            if status == "RUNNING":
-                return task
+            if status == "RUNNING" and task.get("healthStatus") == "HEALTHY":
+                return task  # the contract: RUNNING and healthy
             if status == "STOPPED":
                 raise ResumeFailedError(
                     f"Failed to resume session: task {task_arn} stopped: "

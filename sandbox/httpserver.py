@@ -53,6 +53,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class _TrackingServer(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: twenty sessions waking at once (three calls
+    # each) overflow it, and a dropped SYN is a client's connect timeout, a sandbox artefact.
+    request_queue_size = 256
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
@@ -73,6 +76,15 @@ class _TrackingServer(ThreadingHTTPServer):
         with self._conns_lock:
             self._conns[request] = t
         t.start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout, a reset) is the client's business: no
+        traceback on stderr. Anything else is a sandbox bug and is printed."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self._conns_lock:

@@ -2,7 +2,8 @@
 
 A fault breaks the contract; a variation does not. A canary that keeps to the contract
 passes under every variation, so each one tests that the canary relies on nothing
-else (names of override variables, optional fields, unknown extra fields, startedBy).
+else (names of override variables, optional fields, unknown extra fields, startedBy, ECS's
+optional task timestamps).
 The shapes each variation uses live here too, so Hermes, the edit containers and the
 foreign tasks agree on them.
 """
@@ -36,6 +37,10 @@ VARIATIONS: dict[str, str] = {
         "a cold resume answers 201 starting at once and starts the task ~1 s later in the "
         "background (the row is written as usual when it is up); a run that gave up before "
         "must still stop that task"
+    ),
+    "no_pull_times": (
+        "ECS describes tasks without pullStartedAt and pullStoppedAt (they are optional, e.g. "
+        "for an image already cached); createdAt and startedAt as usual"
     ),
 }
 

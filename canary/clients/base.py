@@ -7,7 +7,9 @@ arrived but whose body broke (reset, stalled, undecodable) is a transport failur
 
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,47 @@ class CanaryFault(TargetError):
     """When the failure is the canary's own setup (its permissions, a name it was given, its
     own table or git remote): reported as a canary error for its owners, never as a platform
     symptom that pages the platform's on-call."""
+
+
+_ATTEMPT: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "canary_step_attempt", default=None)
+
+
+def in_attempt(token: object) -> None:
+    """Mark the calling thread as running one step attempt (the runner's worker thread):
+    the transport failures it notes from now count for that attempt alone."""
+    _ATTEMPT.set(token)
+
+
+class TransportTally:
+    """How many of one run's exchanges ended without a complete answer (reset, timeout,
+    refused), in all and per step attempt (`in_attempt`). The quick lane retries a check
+    whose own attempt saw one: the HTTP layer's own classification, never a reading of the
+    reason's text (a hostile body may say anything), and never an exchange another thread
+    finished late (an abandoned attempt, a step's leftover thread)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._by_attempt: dict[object, int] = {}
+        self._lock = threading.Lock()
+
+    def note(self, answer: HttpAnswer) -> HttpAnswer:
+        if answer.transport_failure:
+            token = _ATTEMPT.get()
+            with self._lock:
+                self._count += 1
+                if token is not None:
+                    self._by_attempt[token] = self._by_attempt.get(token, 0) + 1
+        return answer
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def of_attempt(self, token: object) -> int:
+        """Transport failures noted by the thread that ran this attempt."""
+        with self._lock:
+            return self._by_attempt.get(token, 0)
 
 
 def canary_headers(run_id: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from canary.clients.base import HttpAnswer, canary_headers, exchange
+from canary.clients.base import HttpAnswer, TransportTally, canary_headers, exchange
 from canary.clock import Clock
 from canary.redaction import mask
 
@@ -61,8 +61,10 @@ class HermesClient:
         *,
         connect_timeout_s: float = 5.0,
         max_body_bytes: int = 256 * 1024,
+        tally: TransportTally | None = None,
     ) -> None:
         self.http = http
+        self.tally = tally or TransportTally()
         self.url = base_url.rstrip("/") + RESUME_PATH
         self._api_key = api_key
         self.clock = clock
@@ -82,6 +84,7 @@ class HermesClient:
             connect_timeout_s=self.connect_timeout_s, max_body_bytes=self.max_body_bytes,
             json_body={"chatThreadId": thread_id, "clientId": client_id},
         )
+        self.tally.note(answer)
         if key:
             _mask_echo(answer, key)
         doc = answer.json()

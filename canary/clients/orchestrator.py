@@ -16,10 +16,9 @@ def override_values(task: dict[str, Any]) -> set[str]:
             for pair in co.get("environment", []) or [] if isinstance(pair, dict)} - {""}
 
 
-def created_at(task: dict[str, Any]) -> float | None:
-    """Task creation time in epoch seconds, when ECS reports one."""
-    value = task.get("createdAt")
-    if value is None:
+def epoch(value: Any) -> float | None:
+    """A DescribeTasks timestamp (a datetime from boto3, or epoch seconds) as epoch seconds."""
+    if value is None or isinstance(value, bool):
         return None
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
@@ -27,6 +26,11 @@ def created_at(task: dict[str, Any]) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def created_at(task: dict[str, Any]) -> float | None:
+    """Task creation time in epoch seconds, when ECS reports one."""
+    return epoch(task.get("createdAt"))
 
 
 class OrchestratorClient:

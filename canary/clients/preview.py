@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from canary.clients.base import HttpAnswer, canary_headers, exchange
+from canary.clients.base import HttpAnswer, TransportTally, canary_headers, exchange
 from canary.clock import Clock
 
 
@@ -21,8 +21,10 @@ class PreviewClient:
         config: Any,  # CanaryConfig (preview_request, connect_timeout_s, max_body_bytes)
         clock: Clock,
         run_id: str,
+        tally: TransportTally | None = None,
     ) -> None:
         self.http = http
+        self.tally = tally or TransportTally()
         self.config = config
         self.clock = clock
         self.run_id = run_id
@@ -42,8 +44,8 @@ class PreviewClient:
         host = extra.get("Host")
         if host and url.startswith("https://"):
             extensions["sni_hostname"] = host
-        return exchange(
+        return self.tally.note(exchange(
             self.http, self.clock, "GET", url, headers=all_headers, timeout_s=timeout_s,
             connect_timeout_s=self.config.connect_timeout_s,
             max_body_bytes=self.config.max_body_bytes, extensions=extensions,
-        )
+        ))

@@ -11,7 +11,7 @@ never saw the call): not measured (skipped, no metric).
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, Step, result
+from canary.steps.base import ALL_LANES, RunContext, Step, result
 
 NAME = "auth"
 GATEWAY = (502, 503, 504)  # the load balancer's answers when Hermes is not there
@@ -42,4 +42,5 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, Status.DEGRADED, finding, m, [finding])
 
 
-STEP = Step(NAME, run, ("preflight",), {"AuthNotEnforced": "auth_not_enforced"})
+STEP = Step(NAME, run, ("preflight",), {"AuthNotEnforced": "auth_not_enforced"},
+            lanes=ALL_LANES, retry_on_transport=True)

@@ -12,6 +12,7 @@ from canary.clients.preview import PreviewClient
 from canary.clients.state import StateClient
 from canary.clock import Clock
 from canary.harness import Harness, poll
+from canary.lanes import Lane
 from canary.memory import RunMemory
 from canary.models import Measurement, Status, StepResult
 from canary.tasks import ECS_POLL_S, SessionTasks, is_live, short
@@ -19,6 +20,10 @@ from canary.tasks import ECS_POLL_S, SessionTasks, is_live, short
 # resume-preview failures the contract allows (500 'Failed to resume session', gateway
 # errors) or that point at the canary's own key (401/403); 0 is no answer at all.
 NOT_VIOLATIONS = (0, 401, 403, 500, 502, 503, 504)
+
+
+ALL_LANES: frozenset[Lane] = frozenset(Lane)
+"""For a check both lanes run (the full cycle keeps every step; the quick lane its checks)."""
 
 
 def violates_contract(status: int) -> bool:
@@ -69,6 +74,12 @@ class RunContext:
     deadline: float = 0.0
     git_ls_remote: Callable[[str, float], list[str]] | None = None
     run_state: RunState = field(default_factory=RunState)
+
+    @property
+    def transport_failures(self) -> int:
+        """This run's exchanges that got no complete answer so far (Hermes and the router
+        share one tally, built with them in canary/composition.py)."""
+        return self.hermes.tally.count
 
     @property
     def hermes(self) -> HermesClient:
@@ -128,13 +139,18 @@ class Step:
 
     `measures` maps catalogue metric -> measurement key; a later step that measured the same
     metric wins (sleep's verdict over preflight's, in observe mode). `wake_path`: the step
-    runs only when that wake path is configured (WAKE_PATHS)."""
+    runs only when that wake path is configured (WAKE_PATHS). `lanes`: the lanes whose
+    scenario includes it (default: the full cycle only). `retry_on_transport`: in a lane that
+    retries (the quick lane), a failure on a transport error (reset, timeout, refused) is
+    retried once; never for a cold wake (a retry would find the container warm)."""
 
     name: str
     run: Callable[[RunContext], StepResult]
     depends: tuple[str, ...] = ()
     measures: dict[str, str] = field(default_factory=dict)
     wake_path: str | None = None
+    lanes: frozenset[Lane] = frozenset({Lane.FULL})
+    retry_on_transport: bool = False
 
 
 def grade(value_ms: float, degraded_ms: float, failed_ms: float, what: str
@@ -203,11 +219,36 @@ def running_answer_problem(ctx: RunContext, ans: ResumeAnswer) -> str | None:
 
 
 def session_up(ctx: RunContext) -> bool:
-    """The synthetic container is up: its row says running/idle, or ECS runs a task of it."""
-    row = ctx.container_row() or {}
-    if row.get("status") in ("running", "idle"):
+    """The synthetic container exists: its row says running/idle, or ECS runs a task of it
+    (which may still be starting: see `app_ready`)."""
+    if row_ready(ctx):
         return True
     return any(t.get("lastStatus") == "RUNNING" for t in ctx.tasks.scan().tasks if is_live(t))
+
+
+READY_STATUSES = ("running", "idle")  # the row's statuses the app itself writes once it serves
+PROBE_TIMEOUT_S = 5.0
+"""One preview probe while waiting for the app: a starting container may hold the request."""
+FIRST_WAIT_S = 0.25
+"""The first pause between readiness probes (then backing off to ECS_POLL_S)."""
+
+
+def row_ready(ctx: RunContext) -> bool:
+    return (ctx.container_row() or {}).get("status") in READY_STATUSES
+
+
+def app_ready(ctx: RunContext) -> bool:
+    """The app serves: its row says so (the app registers that itself), or ECS says a task of
+    it is RUNNING and healthy (the contract's own "up", what Hermes waits for), else its
+    preview answers 200 through the router. RUNNING alone is not enough: on ECS a task runs
+    before its app is up, and a check run then would judge a starting container."""
+    if row_ready(ctx):
+        return True
+    if any(t.get("lastStatus") == "RUNNING" and t.get("healthStatus") == "HEALTHY"
+           for t in ctx.tasks.scan().tasks if is_live(t)):
+        return True
+    page = ctx.preview.get(ctx.config.thread_id, timeout_s=ctx.timeout(PROBE_TIMEOUT_S))
+    return page.status == 200
 
 
 def require_running(ctx: RunContext, name: str) -> StepResult | None:
@@ -221,18 +262,21 @@ def require_running(ctx: RunContext, name: str) -> StepResult | None:
 
 
 def ensure_running(ctx: RunContext) -> str | None:
-    """Make sure the synthetic container is running (unmeasured resume-preview if not).
-    Returns None when it is, else why not."""
+    """Make sure the synthetic container's app serves (an unmeasured resume-preview when
+    nothing runs, then a bounded, polite wait for the app). None when it does, else why not."""
     c = ctx.config
-    if session_up(ctx):
+    if row_ready(ctx):
         return None
-    ans = ctx.resume(timeout_s=ctx.timeout(c.wake_timeout_s))
-    if ans.status == 201 and ans.container_status == "running" and not running_answer_problem(
-            ctx, ans):
+    if not session_up(ctx):
+        ans = ctx.resume(timeout_s=ctx.timeout(c.wake_timeout_s))
+        if ans.status != 201:
+            return ("the container is not running and resume-preview did not wake it: "
+                    f"{ans.describe()}")
+    ready = poll(ctx.clock, lambda: app_ready(ctx), bool, start_s=FIRST_WAIT_S,
+                 cap_s=ECS_POLL_S,
+                 deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
+    if ready.ok:
         return None
-    if ans.status == 201:
-        res = poll(ctx.clock, lambda: session_up(ctx), bool, cap_s=ECS_POLL_S,
-                   deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
-        if res.ok:
-            return None
-    return f"the container is not running and resume-preview did not wake it: {ans.describe()}"
+    return (f"container {c.container_id}'s app did not register running in the containers "
+            f"row nor answer 200 on its preview within {c.wake_timeout_s:g} s "
+            f"({ready.polls} probes)")

@@ -6,6 +6,9 @@ preflight recreates it), waits - within its reserve - for a wake Hermes accepted
 keep: observe mode keeps one (the row's task, else the newest) to watch it sleep and
 remembers it in the canary's table; the other modes keep none. Only tasks proven the
 session's (canary/tasks.py) are ever stopped.
+
+The quick lane keeps its session warm: it leaves the mapping and the session's one task
+(the row's, else the newest) for the next quick run, and stops only extra tasks.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from canary.clients.base import TargetError
 from canary.clients.orchestrator import created_at
 from canary.harness import poll
+from canary.lanes import Lane
 from canary.memory import LeftRunning
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, Step, result
@@ -42,7 +46,8 @@ def run(ctx: RunContext) -> StepResult:
         attempt(f"removed mapping {thread}", lambda t=thread: ctx.state.delete_mapping(t))
     if not ctx.run_state.preflight_done:
         return _result(done, problems)
-    attempt("removed the canary's mapping", lambda: ctx.state.delete_mapping(c.thread_id))
+    if not keeps_warm(ctx):
+        attempt("removed the canary's mapping", lambda: ctx.state.delete_mapping(c.thread_id))
     try:
         _wait_for_late_wake(ctx)
         keeper, stopped = _stop_all_but_keeper(ctx, done, problems)
@@ -52,11 +57,19 @@ def run(ctx: RunContext) -> StepResult:
     if stopped and keeper is None:
         attempt("set container status stopped",
                 lambda: ctx.harness.set_container_status(c.container_id, "stopped"))
-    if c.sleep_mode == "observe" and ctx.memory is not None:
+    if keeps_warm(ctx):
+        done.append(f"kept task {keeper[-12:]} warm for the next quick run" if keeper
+                    else "no task of the session left to keep warm")
+    elif c.sleep_mode == "observe" and ctx.memory is not None:
         attempt(f"remembered task {keeper[-12:]} for the next run's sleep verdict" if keeper
                 else "remembered that no task was left running",
                 lambda: ctx.memory.remember(_left(ctx, keeper)))  # type: ignore[union-attr]
     return _result(done, problems)
+
+
+def keeps_warm(ctx: RunContext) -> bool:
+    """The quick lane's session stays up between runs."""
+    return ctx.config.lane == Lane.QUICK
 
 
 def _result(done: list[str], problems: list[str]) -> StepResult:
@@ -100,7 +113,7 @@ def _stop_all_but_keeper(ctx: RunContext, done: list[str], problems: list[str]
         problems.append(f"could not confirm no other task of the session runs: {scan.note}")
     live = scan.live
     keeper = None
-    if ctx.run_state.leave_running and live:
+    if (ctx.run_state.leave_running or keeps_warm(ctx)) and live:
         row_arn = (ctx.container_row() or {}).get("taskArn")
         running = {t["taskArn"] for t in live}
         keeper = row_arn if row_arn in running else max(
@@ -123,4 +136,4 @@ def _left(ctx: RunContext, keeper: str | None) -> LeftRunning | None:
     return LeftRunning(keeper, int(last * 1000), int(ctx.clock.now() * 1000), ctx.run_id)
 
 
-STEP = Step(NAME, run)
+STEP = Step(NAME, run, lanes=frozenset(Lane))

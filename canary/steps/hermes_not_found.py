@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, Step, result
+from canary.steps.base import ALL_LANES, RunContext, Step, result
 
 NAME = "hermes_not_found"
 
@@ -28,4 +28,4 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, Status.PASSED, f"404 {message[:100]!r}", m)
 
 
-STEP = Step(NAME, run, ("preflight",))
+STEP = Step(NAME, run, ("preflight",), lanes=ALL_LANES, retry_on_transport=True)

@@ -4,10 +4,14 @@ In observe mode it first judges the previous run's sleep (before making the cont
 would destroy the evidence): see `sleep.judge_previous`; and keeps the `lastAutoSave` that
 sleep left in the row, for auto_save. Making it cold acts on the
 session's real tasks in ECS (found from contract facts, canary/tasks.py), not only the row.
+
+The quick lane's preflight (`QUICK_STEP`) readies the same fixtures but judges no sleep and
+makes nothing cold: its session is kept warm between runs.
 """
 
 from __future__ import annotations
 
+from canary.lanes import Lane
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, Step, result
 from canary.steps.sleep import judge_previous
@@ -59,5 +63,20 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, Status.PASSED, reason, m, findings)
 
 
+def run_quick(ctx: RunContext) -> StepResult:
+    """The quick lane: the key and the fixtures; the container is left as it is found."""
+    c = ctx.config
+    ctx.api_key.get()
+    ctx.harness.create_resumption_test_session()
+    ctx.run_state.preflight_done = True
+    status = (ctx.container_row() or {}).get("status") or "none"
+    scan = ctx.tasks.scan(include_stopped=True)
+    findings = [] if scan.complete else [f"task look-up incomplete: {scan.note}"]
+    ctx.run_state.known_task_arns = scan.arns
+    return result(NAME, Status.PASSED, f"fixtures ready; container {c.container_id} was {status}",
+                  {"initial_status": status, "live_tasks": len(scan.live)}, findings)
+
+
 STEP = Step(NAME, run, measures={"AutoSleepMissed": "previous_sleep_missed",
                                     "AutoSleepDelay": "previous_auto_sleep_delay_ms"})
+QUICK_STEP = Step(NAME, run_quick, lanes=frozenset({Lane.QUICK}))

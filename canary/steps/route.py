@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, Step, grade, has_marker, require_running, result
+from canary.steps.base import (
+    ALL_LANES,
+    RunContext,
+    Step,
+    grade,
+    has_marker,
+    require_running,
+    result,
+)
 
 NAME = "route"
 TIMEOUT_S = 10.0
@@ -30,4 +38,5 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, status, reason, m)
 
 
-STEP = Step(NAME, run, ("preflight",), {"RouteLatency": "latency_ms"})
+STEP = Step(NAME, run, ("preflight",), {"RouteLatency": "latency_ms"}, lanes=ALL_LANES,
+            retry_on_transport=True)

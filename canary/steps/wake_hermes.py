@@ -5,6 +5,9 @@ runs from the first request sent until the container is running in the container
 AND its preview answers 200 (with the marker) through the router. The state is polled
 with a 100 ms cap (resolution without hammering); the preview only once the table says
 running, so the canary's own polling never asks the router to wake the container.
+The wake is split into phases (canary/phases.py) against the task the row (or else the
+201s) names - a wake that never finished too, its later phases not measured. `wake_offset_ms`:
+where the wake starts within the step (the HTML anchors its bar, line and phases there).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from canary import phases
 from canary.clients.base import TargetError
 from canary.clients.hermes import ResumeAnswer
 from canary.harness import PollResult, poll
@@ -94,6 +98,7 @@ class _Calls:
 
 def run(ctx: RunContext) -> StepResult:
     c, clock = ctx.config, ctx.clock
+    entered = clock.monotonic()
     ctx.run_state.wake_started_wall = clock.now()
     calls = _Calls(ctx, c.wake_concurrency, min(ctx.deadline, clock.monotonic()
                                                 + c.wake_timeout_s))
@@ -107,6 +112,7 @@ def run(ctx: RunContext) -> StepResult:
 
     m: dict = {
         "started_at": ctx.run_state.wake_started_wall,  # epoch s: find this wake in platform logs
+        "wake_offset_ms": ms(calls.t0 - entered),
         **calls.measurements(),
         "poll_interval_ms": ms(max(state.max_interval_s, page.max_interval_s if page else 0.0)),
         "state_polls": state.polls,
@@ -116,6 +122,9 @@ def run(ctx: RunContext) -> StepResult:
     if preview_ms is not None:
         m["preview_answering_ms"] = preview_ms
         m["wake_ms"] = max(preview_ms, state_ms or 0.0)
+    if any(a is not None and a.status == 201 for a in calls.answers):  # the wake began
+        m.update(_phases(ctx, state.value or state.last, calls.answers, state_ms,
+                         m.get("wake_ms")))
     problems, m["contract_violations"] = _judge_answers(
         c, calls.answers, calls.contradictions, waited_s=clock.monotonic() - calls.t0)
     if not state.ok:
@@ -136,6 +145,21 @@ def run(ctx: RunContext) -> StepResult:
     status, reason = grade(m["wake_ms"], c.wake_degraded_ms, c.wake_failed_ms,
                            f"cold wake ({c.wake_concurrency} concurrent calls)")
     return result(NAME, status, reason, m)
+
+
+def _phases(ctx: RunContext, row: Any, answers: list[ResumeAnswer | None],
+            state_ms: float | None, wake_ms: float | None) -> dict[str, Any]:
+    """Where this wake's time went (canary/phases.py): the canary's marks (those it reached:
+    None when it never got there) against the timestamps of the task the row (or else the
+    201s) names."""
+    began = ctx.run_state.wake_started_wall or 0.0
+    marks = phases.Marks(
+        requested=began, row_running=None if state_ms is None else began + state_ms / 1000,
+        preview_ok=None if wake_ms is None else began + wake_ms / 1000, ended=ctx.clock.now())
+    row_arn = row.get("taskArn") if isinstance(row, dict) else None
+    arns = [row_arn] if isinstance(row_arn, str) and row_arn else [
+        a.field("taskArn") for a in answers if a is not None and a.status == 201]
+    return phases.of_wake(ctx.tasks, marks, arns)
 
 
 def _preview_answering(ctx: RunContext, deadline: float) -> PollResult:
@@ -227,4 +251,5 @@ def _row_not_written(ctx: RunContext, named: str) -> str:
             "writes" + ("" if running else ", or the container died before registering"))
 
 
-STEP = Step(NAME, run, ("preflight",), {"ContainerWakeTime": "wake_ms"}, wake_path="hermes")
+STEP = Step(NAME, run, ("preflight",), {"ContainerWakeTime": "wake_ms", **phases.MEASURES},
+            wake_path="hermes")

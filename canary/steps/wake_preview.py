@@ -4,15 +4,17 @@ The container is made cold through the orchestrator (StopTask, status stopped); 
 router must answer the loading page (202/503, Retry-After, `Waking Up Edit Session`,
 the threadId), then - honouring Retry-After, capped, never past the budget - 200 with
 the marker. Missing Retry-After is a contract violation (the step fails; the canary
-keeps polling at 1 s to still measure the wake).
+keeps polling at 1 s to still measure the wake). Making the container cold comes first, so
+the wake starts `wake_offset_ms` into the step; its phases (canary/phases.py) are split for a
+wake that began (a loading page), finished or not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from canary import politeness
-from canary.clients.base import HttpAnswer
+from canary import phases, politeness
+from canary.clients.base import HttpAnswer, TargetError
 from canary.models import Status, StepResult
 from canary.steps.base import RunContext, Step, grade, has_marker, ms, result
 
@@ -29,6 +31,7 @@ def _quoted(text: str) -> str:
 def run(ctx: RunContext) -> StepResult:
     c = ctx.config
     clock = ctx.clock
+    entered = clock.monotonic()
     findings: list[str] = []
     if ctx.state.get_mapping(c.thread_id) is None:
         ctx.harness.create_resumption_test_session()
@@ -36,9 +39,10 @@ def run(ctx: RunContext) -> StepResult:
     if notes:
         findings.append("made the container cold: " + "; ".join(notes))
 
-    t0 = clock.monotonic()
+    t0, began = clock.monotonic(), clock.now()
     polled = _load_until_awake(ctx, min(ctx.deadline, t0 + c.wake_timeout_s))
     problems, m, last = polled.problems, polled.measurements, polled.last
+    m["wake_offset_ms"] = ms(t0 - entered)
     findings.extend(polled.findings)
     loading_pages = m["loading_pages"]
 
@@ -55,11 +59,27 @@ def run(ctx: RunContext) -> StepResult:
     elif last is None or last.status != 404:
         problems.insert(0, f"preview did not answer 200 within {elapsed:.0f} ms (last answer "
                         f"{last.describe() if last is not None else 'none'})")
+    if woke or loading_pages:  # the wake began: where its time went, finished or not
+        m.update(_phases(ctx, began, elapsed if woke else None))
     if problems:
         return result(NAME, Status.FAILED, "; ".join(problems), m, findings)
     status, reason = grade(elapsed, c.wake_degraded_ms, c.wake_failed_ms,
                            f"cold wake through the preview URL ({loading_pages} loading page(s))")
     return result(NAME, status, reason, m, findings)
+
+
+def _phases(ctx: RunContext, began: float, wake_ms: float | None) -> dict:
+    """Where this wake's time went (canary/phases.py): no row mark here (the router alone was
+    watched), so app_ready runs to the preview 200 (`wake_ms` None: it never came); the task
+    is the one the row names. In the JSON and the report only: the WakePhase* metrics are the
+    Hermes wake's (WakeTimeHigh's)."""
+    try:
+        arn = (ctx.container_row() or {}).get("taskArn")
+    except TargetError:  # the wake is measured; its phases just lack their task
+        arn = None
+    marks = phases.Marks(requested=began, row_watched=False, ended=ctx.clock.now(),
+                         preview_ok=None if wake_ms is None else began + wake_ms / 1000)
+    return phases.of_wake(ctx.tasks, marks, [arn] if isinstance(arn, str) else [])
 
 
 @dataclass

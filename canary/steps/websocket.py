@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, Step, result
+from canary.steps.base import ALL_LANES, RunContext, Step, result
 
 NAME = "websocket"
 UPGRADE = {
@@ -29,4 +29,4 @@ def run(ctx: RunContext) -> StepResult:
     return result(NAME, Status.PASSED, "upgrade refused: 502 WebSocket not supported", m)
 
 
-STEP = Step(NAME, run, ("preflight",))
+STEP = Step(NAME, run, ("preflight",), lanes=ALL_LANES, retry_on_transport=True)

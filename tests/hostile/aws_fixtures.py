@@ -258,7 +258,16 @@ class Invoked:
 
     @property
     def scenario_success(self) -> list[float]:
-        return [v for doc in self.emf if "ScenarioSuccess" in doc for v in doc["ScenarioSuccess"]]
+        """The aggregate series' samples (the alarms'): one per session, not the per-session
+        lines (dashboard only)."""
+        return [v for doc in self.emf if "ScenarioSuccess" in doc and "Session" not in doc
+                for v in doc["ScenarioSuccess"]]
+
+    @property
+    def canary_error(self) -> list[float]:
+        """The aggregate series' CanaryError samples (every invocation emits them)."""
+        return [v for doc in self.emf if "CanaryError" in doc and "Session" not in doc
+                for v in doc["CanaryError"]]
 
     @property
     def emf_after_s(self) -> float:

@@ -46,17 +46,16 @@ def example_context() -> dict[str, Any]:
     return cdk_json_context()
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory, example_context) -> Synthesized:
-    """cdk.json's example environment, synthesized in-process with cdk-nag on."""
+def synthesize(tmp_path_factory, context: dict[str, Any], label: str) -> Synthesized:
+    """Synthesize the app for `context` (one environment) in-process, with cdk-nag on."""
     from aws_cdk.assertions import Template
 
     from app import build_app
     from infra.params import environments_from_context
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    build_app(outdir=str(outdir), context=example_context).synth()
-    (params,) = environments_from_context(example_context)
+    outdir = tmp_path_factory.mktemp(label)
+    build_app(outdir=str(outdir), context=context).synth()
+    (params,) = environments_from_context(context)
     template_file = outdir / f"{params.stack_name}.template.json"
     template_json = json.loads(template_file.read_text())
     return Synthesized(
@@ -67,3 +66,30 @@ def synthesized(tmp_path_factory, example_context) -> Synthesized:
         template=Template.from_json(template_json),
         params=params,
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory, example_context) -> Synthesized:
+    """cdk.json's example environment (both lanes, two sessions), synthesized once."""
+    return synthesize(tmp_path_factory, example_context, "cdk.out")
+
+
+# The example with maintenance on, force mode, a git remote, https endpoints and the quick
+# lane off: the other side of each switch, in one more synth.
+VARIANT = {
+    "maintenance": True,
+    "sleepMode": "force",  # stops the task itself: no auto-sleep, no auto-save to check
+    "gitRemoteUrl": "https://git.example.invalid/{containerId}.git",
+    "pagingEndpoints": ["https://events.pager.example.invalid/integration/abc",
+                        "pager@example.invalid"],
+    "ticketEndpoints": ["tickets@example.invalid"],
+    "quickScheduleMinutes": 0,  # the quick lane disabled
+}
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory, example_context) -> Synthesized:
+    """The example with VARIANT applied, synthesized once (shared by the infra modules)."""
+    context = json.loads(json.dumps(example_context))
+    context["environments"]["example"].update(VARIANT)
+    return synthesize(tmp_path_factory, context, "cdk.out.variant")

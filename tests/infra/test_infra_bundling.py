@@ -17,7 +17,7 @@ from infra.bundling import ENTRY_MODULE, PLATFORM, PROJECT_ROOT, LocalPythonBund
 pytestmark = pytest.mark.infra
 
 HANDLER_SOURCE = "def handler(event, context):\n    from canary.steps import wake\n"
-NOT_IN_THE_LAMBDA = ("cli.py", "__main__.py", "report.py", "alarm_evaluation.py")
+NOT_IN_THE_LAMBDA = ("cli.py", "__main__.py", "alarm_evaluation.py")
 
 
 LOCK = "httpx==0.28.1 \\\n    --hash=sha256:" + "0" * 64 + "\n"
@@ -127,9 +127,11 @@ def _module_names(files: list[Path]) -> list[str]:
     return [".".join(p.with_suffix("").parts).removesuffix(".__init__") for p in files]
 
 
-def test_the_real_asset_leaves_out_the_cli_report_and_alarm_evaluator():
+def test_the_real_asset_leaves_out_the_cli_and_alarm_evaluator():
     bundled = {p.relative_to("canary").as_posix() for p in LocalPythonBundler("3.14").modules()}
     assert {"handler.py", "invocation.py", "runner.py"} <= bundled
+    # The Lambda writes the run's HTML report (with the seed's summary block) to S3.
+    assert {"report_upload.py", "html_report.py", "report.py"} <= bundled
     assert bundled.isdisjoint(NOT_IN_THE_LAMBDA)
 
 

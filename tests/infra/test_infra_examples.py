@@ -69,6 +69,9 @@ EVERY_PARAMETER = {
     "idleTimeoutSeconds": "600", "sleepCheckIntervalSeconds": "30", "wakeConcurrency": "5",
     "budgetSeconds": "300", "previewMarker": "hello {containerId}",
     "gitRemoteUrl": "https://git.example.com/{containerId}.git", "scheduleMinutes": "20",
+    "quickScheduleMinutes": "10",
+    "canarySessions": '[{"name": "eu", "threadId": "thread-eu"}, '
+                      '{"name": "us", "sessionId": "session-us"}]',
     "alarmEmails": "a@example.com", "memorySize": "1024", "logRetentionDays": "90",
     "pagingEndpoints": "https://pager.example.com/x", "ticketEndpoints": "t@example.com",
     "ownerEndpoints": "o@example.com", "maintenance": "true",
@@ -76,7 +79,7 @@ EVERY_PARAMETER = {
     "securityGroupIds": "sg-0123456789abcdef0",
     "apiKeySecretKmsKeyArn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab",
     "runbookUrl": "https://wiki.example.com/canary", "account": "111122223333",
-    "region": "us-west-2",
+    "region": "us-west-2", "reportRetentionDays": "14",
 }
 
 

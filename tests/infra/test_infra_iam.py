@@ -1,6 +1,6 @@
 """The role grants what canary/ calls, nothing else, and only on the canary's own items.
 
-The calls are read from the source (every attribute of a DynamoDB, ECS or Secrets Manager
+The calls are read from the source (every attribute of a DynamoDB, ECS, Secrets Manager or S3
 client named after one of the service's operations, per botocore's service models), so a
 new boto3 call without its grant, or a grant the code no longer needs, fails here.
 """
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("dynamodb", "ecs", "secretsmanager")
-# Receivers in canary/ that hold a boto3 client (DynamoDB, ECS or Secrets Manager).
+SERVICES = ("dynamodb", "ecs", "secretsmanager", "s3")
+# Receivers in canary/ that hold a boto3 client (DynamoDB, ECS, Secrets Manager or S3).
 CLIENTS = {"ddb", "ecs", "_client", "client"}
 # Receivers with a method that happens to share an operation's name: the canary's own
 # objects (TaskTracker.scan, OrchestratorClient.stop_task) and urlsplit's `query`.
@@ -134,37 +134,55 @@ def _platform_grants(synthesized) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def run_config(synthesized):
-    return synthesized.params.run_config()
+def run_configs(synthesized):
+    """Every (lane, session) config the deployed Lambda derives: what it may touch."""
+    return synthesized.params.all_run_configs()
 
 
-def test_containers_grant_is_limited_to_the_canary_container(synthesized, run_config):
+def test_leading_keys_cover_both_lanes_of_every_configured_session(synthesized):
+    mappings = _leading_keys(_platform_grants(synthesized)[
+        synthesized.params.thread_mappings_table])
+    # cdk.json's example: sessions site-a and site-b, the full and the quick lane.
+    for thread in ("canary-thread-0001", "canary-thread-0002"):
+        assert {thread, f"{thread}-quick"} <= set(mappings), thread
+
+
+def test_without_the_quick_lane_no_quick_key_is_granted(variant):
+    for grant in _platform_grants(variant).values():
+        assert not [k for k in _leading_keys(grant) if "-quick" in k], grant
+
+
+def test_containers_grant_is_limited_to_the_canary_containers(synthesized, run_configs):
     grant = _platform_grants(synthesized)[synthesized.params.containers_table]
-    assert _leading_keys(grant) == [run_config.container_id]
+    assert sorted(_leading_keys(grant)) == sorted({c.container_id for c in run_configs})
+    assert len(_leading_keys(grant)) == 4  # two sessions, two lanes: four containers
     assert set(_as_list(grant["Action"])) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
-def test_mappings_grant_is_limited_to_the_canary_thread_and_its_keepalive(
-    synthesized, run_config,
+def test_mappings_grant_is_limited_to_the_canary_threads_and_the_full_lanes_keepalives(
+    synthesized, run_configs,
 ):
     grant = _platform_grants(synthesized)[synthesized.params.thread_mappings_table]
-    thread = run_config.thread_id
-    assert _leading_keys(grant) == [thread, f"{thread}-keepalive"]
+    threads = {c.thread_id for c in run_configs}
+    sleeping = {c.thread_id for c in run_configs if c.lane == "full"}  # quick never sleeps
+    assert sleeping and sleeping != threads
+    assert sorted(_leading_keys(grant)) == sorted(
+        threads | {f"{thread}-keepalive" for thread in sleeping})
     assert set(_as_list(grant["Action"])) == {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
-def test_container_index_query_is_limited_to_the_canary_container(synthesized, run_config):
+def test_container_index_query_is_limited_to_the_canary_containers(synthesized, run_configs):
     params = synthesized.params
     grant = _platform_grants(synthesized)[
         f"{params.thread_mappings_table}/index/{params.container_index_name}"]
-    assert _leading_keys(grant) == [run_config.container_id]
+    assert sorted(_leading_keys(grant)) == sorted({c.container_id for c in run_configs})
     assert _as_list(grant["Action"]) == ["dynamodb:Query"]
 
 
-def test_sessions_grant_is_limited_to_the_canary_session(synthesized, run_config):
+def test_sessions_grant_is_limited_to_the_canary_sessions(synthesized, run_configs):
     grant = _platform_grants(synthesized)[synthesized.params.sessions_table]
-    assert _leading_keys(grant) == [run_config.session_id]
+    assert sorted(_leading_keys(grant)) == sorted({c.session_id for c in run_configs})
     assert set(_as_list(grant["Action"])) == {"dynamodb:PutItem", "dynamodb:Query"}
 
 

@@ -238,3 +238,10 @@ def test_constructing_params_directly_validates_too():
     values = {**params.__dict__, "canary_thread_id": None}
     with pytest.raises(ParamsError, match="missing required parameter 'canaryThreadId'"):
         CanaryParams(**values)
+
+
+def test_a_quick_schedule_shorter_than_one_quick_run_is_refused_naming_the_shortest():
+    with pytest.raises(ParamsError, match=r"quickScheduleMinutes.*at least 3"):
+        CanaryParams.from_context("staging", {**VALID, "quickScheduleMinutes": 2})
+    assert CanaryParams.from_context("staging", {**VALID, "quickScheduleMinutes": 3})
+    assert CanaryParams.from_context("staging", {**VALID, "quickScheduleMinutes": 0})

@@ -11,8 +11,16 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match
 
-from canary.catalogue import DEFAULT_NAMESPACE, ENVIRONMENT_DIMENSION, METRICS, Owner
-from canary.scenario import STEP_NAMES
+from canary.catalogue import (
+    DEFAULT_NAMESPACE,
+    ENVIRONMENT_DIMENSION,
+    LANE_DIMENSION,
+    METRICS,
+    Owner,
+)
+from canary.lanes import Lane
+from canary.report_upload import prefix as report_prefix
+from canary.scenario import STEP_NAMES, Scenario
 from infra.alarms import (
     CANARY_FAULTS,
     HEALTH_ALARM,
@@ -23,6 +31,7 @@ from infra.alarms import (
 )
 from infra.function import RUNTIME, lambda_environment
 from infra.params import MAX_TIMEOUT_S, CanaryParams
+from tests.infra.conftest import VARIANT
 
 pytestmark = pytest.mark.infra
 
@@ -96,7 +105,9 @@ def test_function_environment_carries_every_setting_from_context(synthesized):
     _, function = synthesized.only("AWS::Lambda::Function")
     lock_id, _ = synthesized.only("AWS::DynamoDB::Table")
     variables = function["Properties"]["Environment"]["Variables"]
-    assert variables == {**lambda_environment(params, "LOCK"), "LOCK_TABLE": ref(lock_id)}
+    bucket_id, _ = synthesized.only("AWS::S3::Bucket")
+    assert variables == {**lambda_environment(params, "LOCK"), "LOCK_TABLE": ref(lock_id),
+                         "REPORT_BUCKET": ref(bucket_id)}
     expected = {
         "CANARY_ENVIRONMENT": params.environment,
         "HERMES_API_URL": params.hermes_api_url,
@@ -185,7 +196,8 @@ def _flat(value: Any) -> str:
 def _names_something(synthesized, resource: str) -> bool:
     """A resource of this template (<Id.Arn>) or an ARN naming a configured resource."""
     params = synthesized.params
-    if m := re.fullmatch(r"<([A-Za-z0-9]+)\.Arn>", resource):
+    reports = re.escape(report_prefix(params.environment))  # the report bucket's objects
+    if m := re.fullmatch(rf"<([A-Za-z0-9]+)\.Arn>(?:/{reports}\*)?", resource):
         return m.group(1) in synthesized.template_json["Resources"]
     if resource == params.api_key_secret_arn:
         return True
@@ -257,6 +269,9 @@ def test_iam_resources_are_the_platform_tables_the_lock_table_the_cluster_and_th
         assert _flat(conditions[action]["ArnEquals"]["ecs:cluster"]).endswith(cluster)
     assert by_action["secretsmanager:GetSecretValue"] == {params.api_key_secret_arn}
     assert by_action["logs:PutLogEvents"] == {f"<{log_group_id}.Arn>"}
+    bucket_id, _ = synthesized.only("AWS::S3::Bucket")
+    reports = f"<{bucket_id}.Arn>/{report_prefix(params.environment)}*"
+    assert by_action.pop("s3:PutObject") == {reports}  # the run reports: written, never read
     assert not any(a.startswith(("iam:", "sts:", "kms:", "s3:")) for a in by_action)
 
 
@@ -335,37 +350,6 @@ def test_https_endpoints_subscribe_over_https_and_owners_default_to_tickets(vari
 # -- alarms --------------------------------------------------------------------
 
 
-VARIANT = {
-    "maintenance": True,
-    "sleepMode": "force",  # stops the task itself: no auto-sleep, no auto-save to check
-    "gitRemoteUrl": "https://git.example.invalid/{containerId}.git",
-    "pagingEndpoints": ["https://events.pager.example.invalid/integration/abc",
-                        "pager@example.invalid"],
-    "ticketEndpoints": ["tickets@example.invalid"],
-}
-
-
-@pytest.fixture(scope="module")
-def variant(tmp_path_factory, example_context):
-    """The example with maintenance on, force mode, a git remote and https endpoints,
-    synthesized too."""
-    from aws_cdk.assertions import Template
-
-    from app import build_app
-    from infra.params import environments_from_context
-    from tests.infra.conftest import Synthesized
-
-    context = json.loads(json.dumps(example_context))
-    context["environments"]["example"].update(VARIANT)
-    outdir = tmp_path_factory.mktemp("cdk.out.variant")
-    build_app(outdir=str(outdir), context=context).synth()
-    (params,) = environments_from_context(context)
-    template_file = outdir / f"{params.stack_name}.template.json"
-    template_json = json.loads(template_file.read_text())
-    return Synthesized(outdir, params.stack_name, template_file, template_json,
-                       Template.from_json(template_json), params)
-
-
 def _alarms_by_name(synthesized, cfn_type="AWS::CloudWatch::Alarm"):
     return {
         a["Properties"]["AlarmName"]: (logical_id, a["Properties"])
@@ -386,18 +370,25 @@ def _alarm_metric(props, spec):
     return {**stat["Metric"], "Statistic": stat["Stat"], "Period": stat["Period"]}
 
 
+def _lane_specs(params) -> list[tuple[Lane, Any, str]]:
+    """(lane, spec, deployed alarm name) of every alarm of every lane the deployment runs."""
+    return [(lane, spec, alarm_name(params, spec.name, lane))
+            for lane in params.lanes for spec in specs_for(params, lane)]
+
+
 def test_every_alarm_of_the_specification_is_deployed_as_specified(synthesized):
     params = synthesized.params
     function_id, _ = synthesized.only("AWS::Lambda::Function")
     alarms = _alarms_by_name(synthesized)
-    specs = specs_for(params)
+    specs = _lane_specs(params)
     assert len(alarms) == len(specs), "an alarm outside the specification was added"
-    for spec in specs:
-        _, props = alarms[alarm_name(params, spec.name)]
+    for lane, spec, name in specs:
+        _, props = alarms[name]
         expected_dimensions = (
             [{"Name": "FunctionName", "Value": ref(function_id)}]
             if spec.namespace == "AWS/Lambda"
-            else [{"Name": ENVIRONMENT_DIMENSION, "Value": params.environment}]
+            else [{"Name": ENVIRONMENT_DIMENSION, "Value": params.environment},
+                  {"Name": LANE_DIMENSION, "Value": lane.value}]
         )
         metric = _alarm_metric(props, spec)
         assert {
@@ -431,8 +422,8 @@ def test_alarms_notify_by_fault_and_severity_and_paging_ones_only_through_the_co
 ):
     params, topics = synthesized.params, _topics(synthesized)
     alarms = _alarms_by_name(synthesized)
-    for spec in specs_for(params):
-        _, props = alarms[alarm_name(params, spec.name)]
+    for _, spec, name in _lane_specs(params):
+        _, props = alarms[name]
         actions = (props.get("AlarmActions", []), props.get("OKActions", []))
         if spec.owner is Owner.CANARY:
             assert actions == ([ref(topics["Owners"])], [ref(topics["Owners"])]), spec.name
@@ -449,10 +440,10 @@ def test_alarms_notify_by_fault_and_severity_and_paging_ones_only_through_the_co
 def test_canary_faults_carry_a_runbook_link_to_the_canary_faults_section(synthesized):
     params = synthesized.params
     alarms = _alarms_by_name(synthesized)
-    owned = [s for s in specs_for(params) if s.owner is Owner.CANARY]
-    assert {s.name for s in owned} == {"CanaryError", "CanaryLambdaErrors", "CanaryHeartbeat"}
-    for spec in owned:
-        description = alarms[alarm_name(params, spec.name)][1]["AlarmDescription"]
+    owned = [(s, name) for _, s, name in _lane_specs(params) if s.owner is Owner.CANARY]
+    assert {s.name for s, _ in owned} == {"CanaryError", "CanaryLambdaErrors", "CanaryHeartbeat"}
+    for _, name in owned:
+        description = alarms[name][1]["AlarmDescription"]
         assert f"Runbook: {runbook(params)}{CANARY_FAULTS}" in description
         assert "not a platform one" in description
 
@@ -468,7 +459,7 @@ def _rule_text(props) -> str:
     return _flat(props["AlarmRule"])
 
 
-def test_composite_fires_on_any_paging_alarm_and_on_failed_runs_only_unless_the_canary_erred(
+def test_composite_fires_on_any_paging_alarm_alone_and_never_on_a_canary_fault(
     synthesized,
 ):
     params = synthesized.params
@@ -477,15 +468,14 @@ def test_composite_fires_on_any_paging_alarm_and_on_failed_runs_only_unless_the_
     name, (_, props) = composite
     assert name == alarm_name(params, HEALTH_ALARM)
     rule = _rule_text(props)
-    ids = {s.name: alarms[alarm_name(params, s.name)][0] for s in specs_for(params)}
+    ids = {name: alarms[name][0] for _, _, name in _lane_specs(params)}
     referenced = set(re.findall(r"<([A-Za-z0-9]+)\.Arn>", rule))
-    paging = {s.name for s in specs_for(params) if s.pages}
-    assert "ScenarioFailed" in paging and "CanaryHeartbeat" not in paging
-    assert referenced == {ids[n] for n in paging | {"CanaryError"}}
-    assert re.search(
-        rf'ALARM\("<{ids["ScenarioFailed"]}\.Arn>"\) AND \(?NOT \(?ALARM\("<{ids["CanaryError"]}',
-        rule), rule
-    assert rule.count("NOT") == 1 and rule.count(" OR ") == len(paging) - 1
+    paging = {name for _, s, name in _lane_specs(params) if s.pages}
+    assert {s.name for _, s, name in _lane_specs(params) if name in paging} >= {"ScenarioFailed"}
+    assert not {n for n in paging if n.endswith("CanaryHeartbeat")}
+    # ScenarioSuccess holds only the platform's verdicts: no alarm needs a CanaryError guard.
+    assert referenced == {ids[n] for n in paging}
+    assert "NOT" not in rule and "AND" not in rule and rule.count(" OR ") == len(paging) - 1
 
 
 def test_maintenance_keeps_the_composite_but_turns_its_and_the_warnings_actions_off(variant):
@@ -494,8 +484,8 @@ def test_maintenance_keeps_the_composite_but_turns_its_and_the_warnings_actions_
     assert composite["Properties"]["ActionsEnabled"] is False
     assert composite["Properties"]["AlarmActions"] == [ref(topics["Paging"])]
     alarms = _alarms_by_name(variant)
-    for spec in specs_for(params):
-        props = alarms[alarm_name(params, spec.name)][1]
+    for _, spec, name in _lane_specs(params):
+        props = alarms[name][1]
         expected = [ref(topics["Owners"])] if spec.owner is Owner.CANARY else []
         assert props.get("AlarmActions", []) == expected, spec.name
 
@@ -547,6 +537,16 @@ def test_wake_time_graph_shows_p50_p90_max_against_a_60_s_line(dashboard):
     assert {m[1] for m in wake["metrics"]} == {"ContainerWakeTime"}
 
 
+def test_wake_phases_are_stacked_beside_the_wake_time_in_wake_order(dashboard):
+    from canary.catalogue import WAKE_PHASES
+
+    rows = {w["properties"].get("title", "").split(":")[0]: w for w in dashboard["widgets"]}
+    phases, wake = rows["Where the wake time goes"], rows["Container wake time (Hermes)"]
+    assert phases["properties"]["stacked"] is True
+    assert [m[1] for m in phases["properties"]["metrics"]] == [m.name for m in WAKE_PHASES]
+    assert phases["y"] == wake["y"] and phases["x"] == wake["x"] + wake["width"]
+
+
 def test_api_response_graph_has_a_2_s_line(dashboard):
     api = _widget(dashboard, "Resume API response time")
     assert {"label": "2 s target", "value": 2000} in [
@@ -556,18 +556,22 @@ def test_api_response_graph_has_a_2_s_line(dashboard):
 
 
 def test_dashboard_shows_success_steps_faults_alarms_and_the_runbook(dashboard, synthesized):
-    success = _widget(dashboard, "success rate")
-    assert any("100 * success" in json.dumps(m) for m in success["metrics"])
-    steps = _widget(dashboard, "Per-step success")
-    assert {m[-1]["label"] for m in steps["metrics"]} == set(STEP_NAMES)
+    for lane in synthesized.params.lanes:
+        success = _widget(dashboard, f"{lane.value} lane: success rate")
+        assert any("100 * final" in json.dumps(m) for m in success["metrics"])
+        steps = _widget(dashboard, f"{lane.value} lane: per-step success")
+        assert [m[-1]["label"] for m in steps["metrics"]] == list(
+            Scenario.for_lane(lane).names)
+    assert "wake_hermes" in STEP_NAMES and "wake_hermes" not in Scenario.for_lane("quick").names
     for title, metric in (
         ("Preview URL wake time", "PreviewWakeTime"), ("Duplicate tasks", "DuplicateTasks"),
         ("Auto-sleep delay", "AutoSleepDelay"), ("Auto-save failures", "AutoSaveFailed"),
     ):
         assert metric in {m[1] for m in _widget(dashboard, title)["metrics"]}, title
     alarms = _widget(dashboard, "Alarms")
-    assert len(alarms["alarms"]) == len(specs_for(synthesized.params)) + 1
-    (text,) = [w for w in dashboard["widgets"] if w["type"] == "text"]
+    assert len(alarms["alarms"]) == len(_lane_specs(synthesized.params)) + 1
+    (text,) = [w for w in dashboard["widgets"]
+               if w["type"] == "text" and "Runbook" in w["properties"]["markdown"]]
     assert runbook(synthesized.params) in text["properties"]["markdown"]
 
 

@@ -63,10 +63,11 @@ def test_json_and_emf_output_and_no_key_anywhere(recorded):
     assert code == 0, err
     doc = json.loads(out)  # one JSON document, live lines went to stderr
     assert doc["ok"] is True and doc["target"] == "sandbox" and doc["run_id"]
-    assert [s["name"] for s in doc["steps"]] == list(STEP_NAMES)
-    for s in doc["steps"]:
-        assert set(s) >= {"name", "status", "duration_ms", "reason", "measurements"}
-    assert doc["metrics"]["ContainerWakeTime"] > 0
+    (session,) = doc["sessions"]  # one session: still a list
+    assert [s["name"] for s in session["steps"]] == list(STEP_NAMES)
+    for s in session["steps"]:
+        assert set(s) >= {"name", "status", "duration_ms", "reason", "measurements", "attempts"}
+    assert session["metrics"]["ContainerWakeTime"] > 0
     emf = [json.loads(line) for line in doc["emf"]]
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"]
     assert "[PASS] preflight" in err
@@ -134,10 +135,11 @@ def test_env_target_runs_the_same_code_from_environment_variables(monkeypatch):
     assert code == 0, out + err
     doc = json.loads(out)
     assert doc["target"] == "env" and doc["environment"] == "staging"
-    by_name = {s["name"]: s for s in doc["steps"]}
+    (session,) = doc["sessions"]
+    by_name = {s["name"]: s for s in session["steps"]}
     assert by_name["auto_save"]["status"] == "skipped"  # force mode: nothing to auto-save
     assert by_name["sleep"]["status"] == "passed"
-    assert all(s["status"] in ("passed", "skipped") for s in doc["steps"])
+    assert all(s["status"] in ("passed", "skipped") for s in session["steps"])
     assert key not in out and key not in err
 
 
@@ -157,3 +159,22 @@ def test_unreadable_secret_is_a_configuration_error(monkeypatch):
     assert code == 2
     assert "INTERNAL_API_KEY_SECRET_ARN" in err and "ResourceNotFoundException" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_sessions_and_lane_flags_run_n_quick_sessions_with_per_session_metrics():
+    code, out, err = run_in_process("run", "--sessions", "3", "--lane", "quick", "--json",
+                                    "--emf")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["ok"] is True and doc["lane"] == "quick"
+    assert [s["name"] for s in doc["sessions"]] == ["s1", "s2", "s3"]
+    assert len({s["thread_id"] for s in doc["sessions"]}) == 3
+    assert all(s["ok"] and "wake_hermes" not in {x["name"] for x in s["steps"]}
+               for s in doc["sessions"])
+    emf = [json.loads(line) for line in doc["emf"]]
+    assert {d["Session"] for d in emf if "Session" in d} == {"s1", "s2", "s3"}
+    aggregate = [d for d in emf if set(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0])
+                 == {"Environment", "Lane"}]
+    assert [d["ScenarioSuccess"] for d in aggregate] == [[1.0]] * 3
+    assert all(d["Lane"] == "quick" for d in emf)
+    assert "s2 " in err  # live lines name their session

@@ -30,6 +30,7 @@ from canary.alarm_evaluation import AlarmState, datapoints_from_emf, simulate
 from canary.catalogue import (
     DEFAULT_NAMESPACE,
     ENVIRONMENT_DIMENSION,
+    LANE_DIMENSION,
     METRICS_BY_NAME,
     alarm_specs,
 )
@@ -97,8 +98,8 @@ class Invocation:
 
     @property
     def run_metrics(self) -> dict[str, float]:
-        """The Environment-only EMF line's values."""
-        (doc,) = [d for d in self.emf if _dimension_sets(d) == [["Environment"]]]
+        """The values of the aggregate EMF line (Environment + Lane; one session)."""
+        (doc,) = [d for d in self.emf if _dimension_sets(d) == [["Environment", "Lane"]]]
         return {m["Name"]: doc[m["Name"]][0] for m in _directive(doc)["Metrics"]}
 
     @property
@@ -106,7 +107,7 @@ class Invocation:
         return {
             d["Step"]: d["StepSuccess"][0]
             for d in self.emf
-            if _dimension_sets(d) == [["Environment", "Step"]]
+            if _dimension_sets(d) == [["Environment", "Lane", "Step"]]
         }
 
     def summary_line(self) -> dict[str, Any]:
@@ -123,6 +124,12 @@ class Invocation:
             if record.exc_info and record.exc_info[1] is not None:
                 parts.append(logging.Formatter().formatException(record.exc_info))
         return "\n".join(parts)
+
+
+def only_session(doc: dict[str, Any]) -> dict[str, Any]:
+    """The one session's entry of a result document (a deployment with one session)."""
+    (session,) = doc["sessions"]
+    return session
 
 
 def _directive(doc: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +155,8 @@ def assert_valid_emf(
     for definition in directive["Metrics"]:
         spec = METRICS_BY_NAME[definition["Name"]]
         assert definition["Unit"] == spec.unit.value
-        assert [set(d) for d in directive["Dimensions"]] == [set(spec.dimensions)]
+        assert [set(d) for d in directive["Dimensions"]] in (
+            [set(spec.dimensions)], [set(spec.session_dimensions or ())])
         values = doc[definition["Name"]]
         assert isinstance(values, list) and values
         assert all(isinstance(v, int | float) for v in values)
@@ -243,8 +251,12 @@ class Lambda:
         out, err = self.capsys.readouterr()
         invocation = Invocation(result, context, out, err, records, seconds)
         self.invocations.append(invocation)
-        # Every invocation, every path: ScenarioSuccess, and never the API key.
-        assert "ScenarioSuccess" in invocation.run_metrics
+        # Every invocation, every path: CanaryError (the heartbeat counts it), and never the
+        # API key. ScenarioSuccess only when the run is a verdict on the platform.
+        assert "CanaryError" in invocation.run_metrics
+        assert ("ScenarioSuccess" in invocation.run_metrics) is (
+            invocation.run_metrics["CanaryError"] == 0.0
+            and invocation.run_metrics["RunSkipped"] == 0.0)
         text = invocation.everything()
         leaks = [text[max(0, i - 200) : i + 60] for i in [text.find(self.sb.api_key)] if i >= 0]
         assert not leaks
@@ -313,7 +325,7 @@ class TestHealthyPlatform:
         assert inv.result["ok"] is True
         assert metrics["ScenarioSuccess"] == 1.0
         assert metrics["CanaryError"] == 0.0 and metrics["RunSkipped"] == 0.0
-        run = inv.result
+        run = only_session(inv.result)
         wake = next(s for s in run["steps"] if s["name"] == "wake_hermes")
         assert metrics["ContainerWakeTime"] == pytest.approx(wake["measurements"]["wake_ms"])
         assert metrics["ContainerWakeTime"] == pytest.approx(run["metrics"]["ContainerWakeTime"])
@@ -341,8 +353,9 @@ class TestHealthyPlatform:
         assert summary["clientId"] == "canary" and summary["userId"] == "canary"
         assert summary["threadId"].startswith("canary-")
         assert summary["containerId"] == f"canary-{summary['threadId']}-canary"
-        step_lines = [line for line in inv.logs if line["message"].startswith("step ")]
-        assert len(step_lines) == len(inv.result["steps"])
+        step_lines = [line for line in inv.logs
+                      if line["message"].startswith("session canary: step ")]
+        assert len(step_lines) == len(only_session(inv.result)["steps"])
         assert inv.result["run_id"] == inv.context.aws_request_id
 
     def test_clients_are_built_once_per_warm_container(self, invoke, monkeypatch):
@@ -366,7 +379,7 @@ class TestHealthyPlatform:
     def test_invalid_config_reports_failure_and_names_the_variable(self, invoke, monkeypatch):
         monkeypatch.delenv("HERMES_API_URL")
         inv = invoke()
-        assert inv.run_metrics == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+        assert inv.run_metrics == {"CanaryError": 1.0, "RunSkipped": 0.0}
         assert inv.step_success == {}
         line = inv.summary_line()
         assert line["level"] == "ERROR"
@@ -377,7 +390,7 @@ class TestHealthyPlatform:
     def test_bad_number_in_config_is_reported_not_raised(self, invoke, monkeypatch):
         monkeypatch.setenv("WAKE_FAILED_MS", "sixty seconds")
         inv = invoke()
-        assert inv.run_metrics["ScenarioSuccess"] == 0.0
+        assert inv.run_metrics["CanaryError"] == 1.0
         assert "WAKE_FAILED_MS" in inv.result["summary"]
 
     def test_unreadable_secret_reports_failure_and_names_the_secret(
@@ -387,7 +400,7 @@ class TestHealthyPlatform:
         monkeypatch.setenv("INTERNAL_API_KEY_SECRET_ARN", missing)
         calls = spy_on_run_scenario(monkeypatch)
         inv = invoke()
-        assert inv.run_metrics == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+        assert inv.run_metrics == {"CanaryError": 1.0, "RunSkipped": 0.0}
         message = inv.summary_line()["message"]
         assert message.startswith("canary could not run: could not read the internal API key")
         assert missing in message and "ResourceNotFoundException" in message
@@ -402,7 +415,7 @@ class TestHealthyPlatform:
 
         monkeypatch.setattr(canary.runner, "run_scenario", explode)
         inv = invoke()  # the Lambda helper asserts the key appears nowhere
-        assert inv.run_metrics == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+        assert inv.run_metrics == {"CanaryError": 1.0, "RunSkipped": 0.0}
         message = inv.summary_line()["message"]
         assert (
             message == "canary could not run: canary bug: RuntimeError: upstream rejected "
@@ -417,17 +430,17 @@ class TestHealthyPlatform:
         key = sandbox.api_key
         from dataclasses import replace
 
-        from canary import runner
-        from canary.scenario import SCENARIO
+        from canary.lanes import Lane
+        from canary.scenario import SCENARIO, SCENARIO_BY_LANE
 
         def leaky(ctx: Any) -> Any:
             raise ValueError(f"debug dump: key={ctx.api_key.get()}")
 
         steps = tuple(replace(s, run=leaky) if s.name == "websocket" else s
                       for s in SCENARIO.steps)
-        monkeypatch.setattr(runner, "SCENARIO", replace(SCENARIO, steps=steps))
+        monkeypatch.setitem(SCENARIO_BY_LANE, Lane.FULL, replace(SCENARIO, steps=steps))
         inv = invoke()  # the Lambda helper asserts the key appears nowhere
-        assert inv.run_metrics["ScenarioSuccess"] == 0.0
+        assert "ScenarioSuccess" not in inv.run_metrics  # the canary's fault: no verdict
         assert inv.run_metrics["CanaryError"] == 1.0
         assert inv.step_success["websocket"] == 0.0
         assert "key=***" in inv.result["summary"]
@@ -447,7 +460,7 @@ class TestHealthyPlatform:
         monkeypatch.setenv("LOCK_TABLE", "no-such-lock-table")
         calls = spy_on_run_scenario(monkeypatch)
         inv = invoke()
-        assert inv.run_metrics == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+        assert inv.run_metrics == {"CanaryError": 1.0, "RunSkipped": 0.0}
         message = inv.summary_line()["message"]
         assert "no-such-lock-table" in message and "ResourceNotFoundException" in message
         assert calls == []
@@ -455,7 +468,7 @@ class TestHealthyPlatform:
     def test_lambda_time_too_short_to_start_is_reported(self, invoke, monkeypatch):
         calls = spy_on_run_scenario(monkeypatch)
         inv = invoke(remaining_ms=300)
-        assert inv.run_metrics == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+        assert inv.run_metrics == {"CanaryError": 1.0, "RunSkipped": 0.0}
         assert "not started: only 0.3 s of Lambda time left" in inv.summary_line()["message"]
         assert calls == []
 
@@ -470,7 +483,7 @@ class TestHealthyPlatform:
         assert len(calls) == 1 and 0.2 < calls[0] < 2.0 * (1 - invocation.LOCK_CALL_FRACTION)
         assert inv.run_metrics["ScenarioSuccess"] == 0.0
         assert inv.run_metrics["CanaryError"] == 0.0
-        statuses = {s["name"]: s["status"] for s in inv.result["steps"]}
+        statuses = {s["name"]: s["status"] for s in only_session(inv.result)["steps"]}
         assert statuses["cleanup"] == "passed"  # cleanup always runs
         # The sleep check alone needs ~2 s in the sandbox: the run cannot have completed.
         # Steps still running at the deadline fail; those not started are skipped for it.
@@ -478,6 +491,24 @@ class TestHealthyPlatform:
         assert inv.result["summary"].startswith(("scenario failed", "scenario incomplete"))
         assert inv.result["duration_ms"] <= calls[0] * 1000 + 300  # cleanup within the budget
         assert inv.seconds < 2.5  # reported before Lambda's time ran out
+
+    def test_the_schedules_quick_event_runs_the_quick_lane_under_its_own_lock(
+            self, invoke, sandbox):
+        ddb = sandbox.client("dynamodb")
+        full_lock = {"lockId": {"S": "session-resumption-canary"}}
+        ddb.put_item(TableName=LOCK_TABLE, Item={
+            **full_lock, "owner": {"S": "req-full"},
+            "expiresAt": {"N": str(int(time.time()) + 600)}})
+        try:
+            inv = invoke(event={"lane": "quick"})  # a full cycle holds its lane's lock
+        finally:
+            ddb.delete_item(TableName=LOCK_TABLE, Key=full_lock)
+            ddb.close()
+        assert inv.result["lane"] == "quick" and inv.result["ok"] is True
+        assert inv.run_metrics["RunSkipped"] == 0.0
+        assert {d["Lane"] for d in inv.emf} == {"quick"}
+        steps = [s["name"] for s in only_session(inv.result)["steps"]]
+        assert "warm_up" in steps and "wake_hermes" not in steps
 
     def test_lock_held_by_another_run_skips_without_failing(self, invoke, monkeypatch, sandbox):
         ddb = sandbox.client("dynamodb")
@@ -499,7 +530,7 @@ class TestHealthyPlatform:
             )
             ddb.close()
         assert calls == []
-        assert inv.run_metrics == {"ScenarioSuccess": 1.0, "CanaryError": 0.0, "RunSkipped": 1.0}
+        assert inv.run_metrics == {"CanaryError": 0.0, "RunSkipped": 1.0}
         assert inv.step_success == {}
         line = inv.summary_line()
         assert line["level"] == "INFO"
@@ -558,7 +589,7 @@ class TestHealthyPlatform:
         assert not thread.is_alive()
         assert len(started) == 1
         assert second.run_metrics["RunSkipped"] == 1.0
-        assert second.run_metrics["ScenarioSuccess"] == 1.0
+        assert "ScenarioSuccess" not in second.run_metrics  # a skip is no verdict
         assert started[0] in second.result["summary"]  # names the run holding the lock
         assert results["first"]["ok"] is True and results["first"]["skipped"] is False
         assert lock_item(sandbox) is None
@@ -575,15 +606,20 @@ class TestHealthyPlatform:
 
 
 def run_from_dict(doc: dict[str, Any]) -> RunResult:
-    """A RunResult back from `RunResult.to_dict()` (the CLI's --json output)."""
+    """The one session's RunResult back from the result document (the CLI's --json output)."""
+    session = only_session(doc)
     return RunResult(
         run_id=doc["run_id"],
         target=doc["target"],
         environment=doc["environment"],
-        started_at=doc["started_at"],
-        duration_ms=doc["duration_ms"],
-        error=doc["error"],
-        metrics=dict(doc["metrics"]),
+        started_at=session["started_at"],
+        duration_ms=session["duration_ms"],
+        error=session["error"],
+        metrics=dict(session["metrics"]),
+        lane=doc["lane"],
+        session=session["name"],
+        client_id=session["client_id"],
+        thread_id=session["thread_id"],
         steps=[
             StepResult(
                 s["name"],
@@ -592,8 +628,9 @@ def run_from_dict(doc: dict[str, Any]) -> RunResult:
                 s["reason"],
                 dict(s["measurements"]),
                 list(s["findings"]),
+                s["attempts"],
             )
-            for s in doc["steps"]
+            for s in session["steps"]
         ],
     )
 
@@ -661,7 +698,7 @@ class TestSlowWake:
     ):
         inv = invoke()
         metrics = inv.run_metrics
-        wake = next(s for s in inv.result["steps"] if s["name"] == "wake_hermes")
+        wake = next(s for s in only_session(inv.result)["steps"] if s["name"] == "wake_hermes")
         assert wake["status"] == "failed"
         assert inv.step_success["wake_hermes"] == 0.0
         assert metrics["ScenarioSuccess"] == 0.0 and metrics["CanaryError"] == 0.0
@@ -682,7 +719,7 @@ class TestSlowWake:
                 doc["_aws"]["Timestamp"] = (start + i * period + 30) * 1000
                 lines.append(json.dumps(doc))
         times = [start + (i + 1) * period for i in range(2)]
-        dims = {ENVIRONMENT_DIMENSION: ENVIRONMENT}
+        dims = {ENVIRONMENT_DIMENSION: ENVIRONMENT, LANE_DIMENSION: "full"}
 
         def states(name: str) -> list[AlarmState]:
             spec = specs[name]

@@ -63,7 +63,8 @@ def test_the_handler_runs_the_scenario_to_a_pass_from_the_asset_alone(asset_run)
     _, report = asset_run
     result = report["result"]
     assert result["ok"] is True, result["summary"]
-    assert result["steps"] and not result.get("cut_short")
+    (session,) = result["sessions"]
+    assert session["steps"] and not session["cut_short"]
 
 
 def test_every_canary_module_the_run_loaded_came_from_the_asset(asset_run):

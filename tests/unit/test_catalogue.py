@@ -19,6 +19,7 @@ from canary.catalogue import (
     ALARMS,
     DEFAULT_NAMESPACE,
     ENVIRONMENT_DIMENSION,
+    LANE_DIMENSION,
     METRICS,
     METRICS_BY_NAME,
     AlarmSpec,
@@ -121,7 +122,7 @@ def series(alarm: AlarmSpec, lines: list[str]):
         lines,
         namespace=alarm.namespace or DEFAULT_NAMESPACE,
         metric=alarm.metric,
-        dimensions={ENVIRONMENT_DIMENSION: ENV},
+        dimensions={ENVIRONMENT_DIMENSION: ENV, LANE_DIMENSION: "full"},
     )
 
 
@@ -195,11 +196,30 @@ def test_two_failed_runs_in_a_row_trip_scenario_failed_one_does_not():
     assert states_after_each_run(alarm, lines, 5) == [OK, OK, OK, OK, ALARM]
 
 
+def test_one_failing_session_of_three_trips_the_aggregate_alarms_others_do_not_mask_it():
+    def period(i: int, *, broken: bool) -> list[RunResult]:
+        runs = [replace(healthy_run(i), session=name) for name in ("eu", "us")]
+        worst = failed_run(i) if broken else healthy_run(i, APIResponseTime=2_500.0)
+        return [*runs, replace(worst, session="ap")]
+
+    lines = emitted([r for i in range(3) for r in period(i, broken=i > 0)])
+    assert states_after_each_run(BY_NAME["ScenarioFailed"], lines, 3) == [OK, OK, ALARM]
+    lines = emitted([r for i in range(3) for r in period(i, broken=False)])
+    assert states_after_each_run(BY_NAME["ResumeApiSlow"], lines, 3) == [OK, ALARM, ALARM]
+
+
 def test_runs_skipped_for_the_lock_are_neither_failures_nor_silence():
-    runs = [failed_run(0), failed_run(1), failed_run(2), failed_run(3)]
-    lines = emitted(runs, skipped={1, 3})
+    runs = [healthy_run(0), failed_run(1), failed_run(2), failed_run(3)]
+    lines = emitted(runs, skipped={1, 2, 3})
     assert state_at_end(BY_NAME["ScenarioFailed"], lines, 4) is OK
     assert state_at_end(BY_NAME["CanaryHeartbeat"], lines, 4) is OK
+
+
+def test_a_skipped_run_is_no_verdict_so_it_does_not_hide_failures_around_it():
+    # Not a success either: the failed verdicts on both sides of it are two in a row.
+    lines = emitted([healthy_run(0), failed_run(1), healthy_run(2), failed_run(3)],
+                    skipped={2})
+    assert state_at_end(BY_NAME["ScenarioFailed"], lines, 4) is ALARM
 
 
 def test_canary_error_alarm_fires_on_a_run_that_could_not_start():
@@ -226,9 +246,37 @@ def test_two_runs_the_canary_itself_could_not_do_never_page_the_platform_on_call
     broken = [replace(healthy_run(i), steps=[], metrics={}, error="secret unreadable")
               for i in (1, 2)]
     lines = emitted([healthy_run(0), *broken])
-    assert state_at_end(BY_NAME["ScenarioFailed"], lines, 3) is ALARM
-    assert state_at_end(BY_NAME["CanaryError"], lines, 3) is ALARM
+    assert state_at_end(BY_NAME["ScenarioFailed"], lines, 3) is OK
+    assert state_at_end(BY_NAME["CanaryError"], lines, 3) is ALARM  # reaches the owners
+    assert state_at_end(BY_NAME["CanaryHeartbeat"], lines, 3) is OK
     assert health_after(lines, 3) is False
+
+
+def test_a_fleet_that_never_reached_its_sessions_reaches_the_owners_and_never_pages():
+    from canary.models import FleetResult
+
+    def broken(i: int) -> FleetResult:  # bad config, key unreadable: nothing ran
+        return FleetResult(run_id=f"r{i}", lane="full", target="env", environment=ENV,
+                           started_at=T0 + i * PERIOD + 60.0, error="invalid configuration")
+
+    lines = [line for i in range(4) for line in emf_lines(
+        broken(i), namespace=DEFAULT_NAMESPACE, environment=ENV)]
+    assert series(BY_NAME["ScenarioFailed"], lines) == []  # no verdict on the platform
+    assert state_at_end(BY_NAME["CanaryError"], lines, 4) is ALARM
+    assert state_at_end(BY_NAME["CanaryHeartbeat"], lines, 4) is OK
+    assert health_after(lines, 4) is False
+
+
+def test_one_sessions_lasting_canary_error_does_not_mute_the_others_failing():
+    def period(i: int) -> list[RunResult]:
+        broken = replace(healthy_run(i), session="eu", error="canary fault: git remote "
+                         "unreadable")
+        return [broken, *(replace(failed_run(i), session=n) for n in ("us", "ap"))]
+
+    lines = emitted([healthy_run(0), *period(1), *period(2)])
+    assert state_at_end(BY_NAME["CanaryError"], lines, 3) is ALARM
+    assert state_at_end(BY_NAME["ScenarioFailed"], lines, 3) is ALARM
+    assert health_after(lines, 3) is True
 
 
 def test_an_alarm_is_created_only_where_its_metric_can_be_emitted():

@@ -112,3 +112,34 @@ def test_step_table_and_live_lines_show_every_step():
         assert s.name in table and s.status.value in table
     assert step_line(run.steps[3]).startswith("[FAIL] wake_preview")
     assert "verdict: FAILED" in full_report(run, io.StringIO())
+
+
+@pytest.mark.parametrize("n", ["0", "51", "three"])
+def test_sessions_out_of_range_exit_2(n, capsys):
+    code, out, _ = run_cli("run", "--sessions", n)
+    assert code == 2 and out == ""
+    assert "--sessions" in capsys.readouterr().err  # argparse's own usage line
+
+
+def test_sessions_with_a_real_target_is_a_usage_error_pointing_at_canary_sessions():
+    code, _, err = run_cli("run", "--target", "env", "--sessions", "2")
+    assert code == 2 and "CANARY_SESSIONS" in err
+
+
+def test_the_report_shows_each_session_and_which_passed_only_on_a_retry():
+    from canary.models import FleetResult
+
+    def session(name, status, attempts=1):
+        return RunResult(run_id="r", target="sandbox", environment="t", started_at=0.0,
+                         lane="quick", session=name, client_id="canary", thread_id=f"t-{name}",
+                         steps=[StepResult("route", status, reason="x", attempts=attempts)])
+
+    fleet = FleetResult(run_id="r", lane="quick", target="sandbox", environment="t",
+                        started_at=0.0, sessions=[session("eu", Status.PASSED, 2),
+                                                  session("us", Status.FAILED)])
+    text = full_report(fleet)
+    assert "== session eu (client canary, thread t-eu, quick lane): OK ==" in text
+    assert "== session us (client canary, thread t-us, quick lane): FAILED ==" in text
+    assert "(attempt 2) x" in text
+    assert "1/2 session(s) ok" in text and "failed: us (route)" in text
+    assert "only after a retry: eu/route" in text

@@ -142,6 +142,7 @@ def test_bad_value_names_variable_and_problem(var, value, says):
     ({"AWS_REGION": "us east 1"}, "AWS_REGION", "not a region"),
     ({"SESSIONS_TABLE": "no spaces allowed"}, "SESSIONS_TABLE", "not a DynamoDB table"),
     ({"LOCK_TABLE": "x"}, "LOCK_TABLE", "not a DynamoDB table"),
+    ({"REPORT_BUCKET": "s3://Reports"}, "REPORT_BUCKET", "not an S3 bucket name"),
     ({"ECS_CLUSTER": "my cluster"}, "ECS_CLUSTER", "not an ECS name"),
     ({"POWERTOOLS_METRICS_NAMESPACE": "AWS/Lambda"}, "POWERTOOLS_METRICS_NAMESPACE",
      "not a CloudWatch namespace"),
@@ -221,7 +222,8 @@ SAMPLES = {
     "GIT_REMOTE_URL": "/remotes/{containerId}.git", "SANDBOX_CONTROL_URL": "http://127.0.0.1:9/x",
     "LOCK_TABLE": "canary-lock", "POWERTOOLS_METRICS_NAMESPACE": "Other/Namespace",
     "CANARY_SESSION_ID": "other-session", "CANARY_SESSION_ATTRIBUTES": '{"editBranch": "b"}',
-    "ECS_TASK_FAMILY": "other-family",
+    "ECS_TASK_FAMILY": "other-family", "REPORT_BUCKET": "canary-reports",
+    "CANARY_LANE": "quick", "CANARY_SESSIONS": '[{"name": "eu", "threadId": "t-eu"}]',
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 import canary.metrics as metrics_module
 from canary.catalogue import DEFAULT_NAMESPACE, METRICS_BY_NAME
 from canary.metrics import emf_documents, emf_lines, record_run
-from canary.models import RunResult, Status, StepResult
+from canary.models import FleetResult, RunResult, Status, StepResult
 
 STARTED = float(int(time.time()) - 3600)  # recent: CloudWatch drops EMF older than 14 days
 
@@ -54,7 +54,8 @@ def assert_valid_emf(doc: dict) -> None:
     for definition in directive["Metrics"]:
         spec = METRICS_BY_NAME[definition["Name"]]
         assert definition["Unit"] == spec.unit.value
-        assert [set(d) for d in directive["Dimensions"]] == [set(spec.dimensions)]
+        assert [set(d) for d in directive["Dimensions"]] in (
+            [set(spec.dimensions)], [set(spec.session_dimensions or ())])
         assert ("StorageResolution" in definition) == spec.high_resolution
         values = doc[definition["Name"]]
         assert values and all(isinstance(v, float) and math.isfinite(v) for v in values)
@@ -76,6 +77,7 @@ def test_healthy_run_emits_run_line_and_one_step_line_per_executed_step():
         "AuthNotEnforced": 1.0,
         "ScenarioDuration": 61_000.0,
         "ScenarioSuccess": 1.0,
+        "FirstAttemptSuccess": 1.0,
         "CanaryError": 0.0,
         "RunSkipped": 0.0,
     }
@@ -83,18 +85,19 @@ def test_healthy_run_emits_run_line_and_one_step_line_per_executed_step():
     assert steps == {"preflight": 1.0, "wake_hermes": 1.0, "route": 1.0}  # skipped: nothing
 
 
-def test_run_line_has_only_the_environment_dimension_even_with_a_service_name(monkeypatch):
+def test_run_line_has_only_the_environment_and_lane_dimensions_even_with_a_service_name(
+        monkeypatch):
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "session-resumption-canary")
     doc = emf_documents(run(), environment="prod")[0]
-    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment"]]
-    assert doc["Environment"] == "prod"
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Lane"]]
+    assert (doc["Environment"], doc["Lane"]) == ("prod", "full")
     assert "service" not in doc
 
 
-def test_step_lines_carry_environment_and_step():
-    doc = emf_documents(run(), environment="prod")[1]
-    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Step"]]
-    assert (doc["Environment"], doc["Step"]) == ("prod", "preflight")
+def test_step_lines_carry_environment_lane_and_step():
+    doc = emf_documents(run(lane="quick"), environment="prod")[1]
+    assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Environment", "Lane", "Step"]]
+    assert (doc["Environment"], doc["Lane"], doc["Step"]) == ("prod", "quick", "preflight")
 
 
 def test_failed_step_gives_step_success_0_and_scenario_success_0():
@@ -124,16 +127,16 @@ def test_latencies_only_for_successful_measurements():
     assert "AutoSaveFailed" in names
 
 
-def test_canary_error_run_reports_failure_and_no_duration():
+def test_canary_error_run_reports_canary_error_and_no_verdict_or_duration():
     broken = run(steps=[], metrics={}, error="invalid configuration: HERMES_API_URL is required")
     docs = emf_documents(broken, environment="test")
     assert len(docs) == 1
-    assert values_of(docs[0]) == {"ScenarioSuccess": 0.0, "CanaryError": 1.0, "RunSkipped": 0.0}
+    assert values_of(docs[0]) == {"CanaryError": 1.0, "RunSkipped": 0.0}
 
 
-def test_skipped_run_is_success_and_emits_no_measurements():
+def test_skipped_run_is_no_verdict_and_emits_no_measurements():
     docs = emf_documents(run(), environment="test", skipped=True)
-    assert values_of(docs[0]) == {"ScenarioSuccess": 1.0, "CanaryError": 0.0, "RunSkipped": 1.0}
+    assert values_of(docs[0]) == {"CanaryError": 0.0, "RunSkipped": 1.0}
 
 
 def test_namespace_is_configurable_and_defaults_to_the_catalogue_one():
@@ -214,3 +217,70 @@ def test_steps_skipped_for_other_reasons_do_not_fail_the_run():
         ]
     )
     assert values_of(emf_documents(fine, environment="t")[0])["ScenarioSuccess"] == 1.0
+
+
+def fleet(*sessions: RunResult, **overrides) -> FleetResult:
+    fields = {"lane": sessions[0].lane if sessions else "full", **overrides}
+    return FleetResult(run_id="run-1", target="sandbox", environment="test", started_at=STARTED,
+                       sessions=list(sessions), **fields)
+
+
+def by_dimensions(docs: list[dict]) -> dict[tuple[str, ...], list[dict]]:
+    out: dict[tuple[str, ...], list[dict]] = {}
+    for doc in docs:
+        out.setdefault(tuple(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]), []).append(doc)
+    return out
+
+
+def test_each_session_puts_its_own_sample_into_the_aggregate_series():
+    broken = [StepResult("preflight", Status.PASSED), StepResult("route", Status.FAILED)]
+    docs = emf_documents(fleet(run(session="eu"), run(session="us", steps=broken),
+                               run(session="ap")), environment="test")
+    aggregate = by_dimensions(docs)[("Environment", "Lane")]
+    assert sorted(values_of(d)["ScenarioSuccess"] for d in aggregate) == [0.0, 1.0, 1.0]
+
+
+def test_each_session_also_emits_its_run_metrics_with_the_session_dimension():
+    docs = emf_documents(fleet(run(session="eu"), run(session="us", metrics={})),
+                         environment="test")
+    for doc in docs:
+        assert_valid_emf(doc)
+    per_session = {d["Session"]: values_of(d)
+                   for d in by_dimensions(docs)[("Environment", "Lane", "Session")]}
+    assert set(per_session) == {"eu", "us"}
+    assert per_session["eu"]["ContainerWakeTime"] == 50_000.0
+    assert "ContainerWakeTime" not in per_session["us"]
+    assert "StepSuccess" not in per_session["eu"]  # per-step series stay aggregate only
+
+
+def test_only_the_metrics_the_catalogue_marks_per_session_get_the_session_dimension():
+    docs = emf_documents(fleet(run(session="eu"), run(session="us")), environment="test")
+    marked = {m.name for m in METRICS_BY_NAME.values() if m.per_session}
+    per_session = by_dimensions(docs)[("Environment", "Lane", "Session")]
+    emitted = {name for d in per_session for name in values_of(d)}
+    assert emitted and emitted <= marked
+    assert "DuplicateTasks" in values_of(by_dimensions(docs)[("Environment", "Lane")][0])
+    assert "DuplicateTasks" not in emitted  # a run metric, but no per-session widget reads it
+
+
+def test_a_session_the_canary_broke_emits_canary_error_and_no_verdict_the_others_do():
+    docs = emf_documents(fleet(run(session="eu", error="canary fault: git remote unreadable"),
+                               run(session="us")), environment="test")
+    aggregate = [values_of(d) for d in by_dimensions(docs)[("Environment", "Lane")]]
+    assert [v.get("ScenarioSuccess") for v in aggregate] == [None, 1.0]
+    assert [v["CanaryError"] for v in aggregate] == [1.0, 0.0]
+
+
+def test_a_check_that_passed_only_on_its_retry_is_a_success_but_not_a_first_attempt_success():
+    retried = run(steps=[StepResult("preflight", Status.PASSED),
+                         StepResult("route", Status.PASSED, attempts=2)], lane="quick")
+    values = values_of(emf_documents(retried, environment="t")[0])
+    assert (values["ScenarioSuccess"], values["FirstAttemptSuccess"]) == (1.0, 0.0)
+
+
+def test_a_fleet_that_erred_before_its_sessions_emits_canary_error_and_no_verdict():
+    docs = emf_documents(fleet(error="invalid configuration: CANARY_SESSIONS: not JSON",
+                               lane="quick"), environment="t")
+    assert len(docs) == 1 and docs[0]["Lane"] == "quick"
+    assert "ScenarioSuccess" not in values_of(docs[0])
+    assert values_of(docs[0])["CanaryError"] == 1.0

@@ -102,10 +102,24 @@ def test_warm_api_that_starts_nothing_measures_zero(make_ctx, platform, running)
 
 def test_warm_api_runs_when_only_ecs_shows_the_container_up(make_ctx, aws, h, platform):
     h.run_task(aws)  # RUNNING in ECS, while the row the canary reads says nothing
+    platform.router = lambda req: httpx.Response(200, text="<p>marker:canary-t1-u1</p>")
     platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
     r = warm_api.run(make_ctx())
     assert r.status is Status.FAILED
     assert "201 said running but the containers row" in r.reason
+
+
+def test_warm_api_waits_for_the_app_not_for_ecs_saying_running(make_ctx, aws, h, platform):
+    """On ECS a task runs before its app registers: checking then would judge a starting
+    container. Neither the row nor the preview ever says the app serves: not judged."""
+    h.run_task(aws)
+    platform.router = lambda req: httpx.Response(502, text="container starting")
+    calls = []
+    platform.hermes = lambda req: calls.append(req) or httpx.Response(
+        201, json={"status": "starting"})
+    r = warm_api.run(make_ctx(wake_timeout_s=4))
+    assert r.status is Status.FAILED and "did not register running" in r.reason
+    assert calls == [] and "response_ms" not in r.measurements
 
 
 def test_warm_api_starting_for_running_container_fails(make_ctx, platform, running):
