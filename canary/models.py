@@ -116,23 +116,9 @@ class RunResult:
         return next((s for s in self.steps if s.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "run_id": self.run_id,
-            "target": self.target,
-            "environment": self.environment,
-            "started_at": self.started_at,
-            "duration_ms": round(self.duration_ms, 1),
-            "error": self.error,
-            "cut_short": list(self.cut_short),
-            "steps": [s.to_dict() for s in self.steps],
-            "metrics": dict(self.metrics),
-            "lane": self.lane,
-            "name": self.session,
-            "client_id": self.client_id,
-            "thread_id": self.thread_id,
-            "first_attempt_ok": self.first_attempt_ok,
-        }
+        """One session's run on its own: its `sessions` entry, and where it ran."""
+        return {"run_id": self.run_id, "target": self.target, "environment": self.environment,
+                "lane": self.lane, **self.session_dict()}
 
 
 @dataclass
