@@ -2,7 +2,8 @@
 
 The quick lane keeps each session's container warm (its one task and its thread mapping stay
 after every run). Turning the lane off (`quickScheduleMinutes: 0`) or removing a session from
-`canarySessions` leaves those behind: this stops, for every configured session of the lane,
+`canarySessions` leaves those behind (so retire a session while it is still configured, then
+remove it): this stops, for every configured session of the lane,
 the session's live tasks (only tasks proven the session's, canary/tasks.py), marks its
 containers row stopped and removes the thread mapping the lane keeps. The session row is left
 to its TTL (as every run leaves it). Bounded: one deadline for all sessions, and each session's
