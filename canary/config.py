@@ -265,10 +265,11 @@ class CanaryConfig:
 
     def _validate_sessions(self) -> None:
         """Every session's run config of every lane is valid, and no two (of any lane: the
-        quick lane's ids carry a suffix another session's may already have) share a
-        container, a thread or a session row, nor does one's userId name another's session
-        (they would wake, count and stop each other's tasks)."""
-        seen: dict[str, dict[str, str]] = {"container": {}, "thread": {}, "session": {}}
+        quick lane's ids carry a suffix another session's may already have) share an id of
+        any kind (a thread id equal to another's session id is the same override value), nor
+        does one's userId name another's session (they would wake, count and stop each
+        other's tasks)."""
+        seen: dict[str, tuple[str, str]] = {}  # one namespace: ownership matches any value
         runs: list[tuple[str, CanaryConfig]] = []
         for lane in Lane:
             for spec in self.sessions:
@@ -284,10 +285,11 @@ class CanaryConfig:
                 runs.append((who, run))
                 for what, value in (("container", run.container_id),
                                     ("thread", run.thread_id), ("session", run.session_id)):
-                    other = seen[what].setdefault(value, who)
+                    other, kind = seen.setdefault(value, (who, what))
                     if other != who:
+                        same = what if kind == what else f"{kind}/{what}"
                         raise ConfigError("CANARY_SESSIONS", f"sessions {other} and {who} "
-                                          f"have the same {what} id {value!r}",
+                                          f"have the same {same} id {value!r}",
                                           "give each session its own threadId (and sessionId)")
         _refuse_user_naming_another(runs)
 

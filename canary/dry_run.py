@@ -14,12 +14,14 @@ from typing import Any
 from canary.clients.git_remote import _shown as shown_remote
 from canary.clients.hermes import RESUME_PATH
 from canary.footprint import table_uses
-from canary.lanes import lock_id
+from canary.lanes import Lane, lock_id, parse_lane
 from canary.lock import DEFAULT_LOCK_ID, PARTITION_KEY
+from canary.scenario import Scenario
+from canary.steps import auth, hermes_not_found, router_not_found, sleep, websocket
 from canary.tasks import MAX_DESCRIBED, MAX_LIST_PAGES, STOP_REASON, SessionIdentity
 
 RUN_ID = "{runId}"  # what the probes' unknown thread ids contain: the run's id, made per run
-_PROBES = ("hermes_not_found", "router_not_found", "auth")
+_PROBES = (hermes_not_found, router_not_found, auth)  # each step's own probe_thread(run_id)
 _VERBS = {"GetItem": "read", "Query": "read", "PutItem": "write", "UpdateItem": "write",
           "DeleteItem": "delete"}
 
@@ -70,7 +72,8 @@ def _session(config: Any) -> dict[str, Any]:
     identity = SessionIdentity(config.client_id, config.thread_id, config.session_id,
                                config.container_id)
     url, headers = config.preview_request(config.thread_id)
-    unknown = f"canary-unknown-{RUN_ID}"
+    ws_url, _ = config.preview_request(config.thread_id, websocket.PATH)
+    probes = {step.NAME: step.probe_thread(RUN_ID) for step in _PROBES}
     return {
         "name": config.session_label,
         "client_id": identity.client_id,
@@ -85,13 +88,36 @@ def _session(config: Any) -> dict[str, Any]:
             "resume_preview": {"chatThreadId": identity.thread_id,
                                "clientId": identity.client_id},
             "preview": {"url": url, **({"host": headers["Host"]} if headers else {})},
-            "probes": f"{', '.join(_PROBES)}: unknown threads like {unknown!r} "
-                      "(nothing is created for them)",
+            "websocket": f"GET {ws_url} with a WebSocket upgrade",
+            "probes": probes,
         },
+        "leaves_running": _leaves_running(config),
+        "problems": _problems(config),
         "tables": [_table(t) for t in table_uses(config)],
         "canary_table": _canary_table(config),
         "ecs": _ecs(config, identity),
     }
+
+
+def _leaves_running(config: Any) -> str | None:
+    """What a run leaves up on purpose (cleanup stops everything else of the session)."""
+    if parse_lane(config.lane) is Lane.QUICK:
+        return ("the session's one task and its thread mapping, kept warm for the next quick "
+                "run (`canary retire --lane quick` removes them)")
+    if sleep.NAME in Scenario.for_lane(config.lane).names and config.sleep_mode == "observe":
+        return "the session's task, left to fall asleep by itself (the next run judges it)"
+    return None
+
+
+def _problems(config: Any) -> list[str]:
+    """Settings this run cannot honour (what synth refuses, infra/params.py)."""
+    needs = config.wait_mode_needs_s + config.cleanup_reserve_s
+    if (sleep.NAME in Scenario.for_lane(config.lane).names and config.sleep_mode == "wait"
+            and needs > config.budget_s):
+        return [f"SLEEP_MODE=wait needs a budget of at least {needs:.0f} s (twice the sleep "
+                f"bound plus the cleanup reserve) but CANARY_BUDGET_S is {config.budget_s:g} s: "
+                "the sleep step would be skipped; use SLEEP_MODE=observe or raise the budget"]
+    return []
 
 
 def _table(use: Any) -> dict[str, Any]:
@@ -152,7 +178,13 @@ def render(doc: dict[str, Any]) -> str:
                   f"sleep mode {s['sleep_mode']}; wakes {','.join(s['wake_paths'])})",
                   f"  resume-preview body {s['requests']['resume_preview']}",
                   f"  preview GET {s['requests']['preview']['url']}",
-                  f"  probes {s['requests']['probes']}", "  tables:"]
+                  f"  websocket {s['requests']['websocket']}",
+                  "  probes (unknown threads, nothing is created for them) "
+                  + ", ".join(f"{k} {v!r}" for k, v in s["requests"]["probes"].items())]
+        lines += [f"  PROBLEM: {p}" for p in s["problems"]]
+        if s["leaves_running"]:
+            lines.append(f"  leaves running: {s['leaves_running']}")
+        lines.append("  tables:")
         for t in s["tables"]:
             lines.append(f"    {t['table']}: {'/'.join(t['does'])} {t['key']} in "
                          f"{t['keys']} ({', '.join(a.split(':', 1)[1] for a in t['actions'])})")

@@ -16,6 +16,8 @@ from canary.lanes import DEFAULT_LANE, parse_lane
 from canary.steps.sleep import STEP as SLEEP_STEP
 from canary.steps.sleep import keepalive_thread
 
+WAIT_MODE = "wait"  # the only sleep mode that writes the keep-alive mapping (steps/sleep.py)
+
 # Exactly what canary/ calls on each table (tests/infra/test_infra_iam.py reads the source).
 CONTAINERS_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 MAPPINGS_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
@@ -24,12 +26,14 @@ SESSIONS_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query")
 LOCK_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 
 
-def table_keys(config: Any) -> dict[str, tuple[str, ...]]:
-    """The partition keys the canary touches, per platform table (and the container index):
+def table_keys(config: Any, *, any_sleep_mode: bool = True) -> dict[str, tuple[str, ...]]:
+    """The partition keys the canary may touch, per platform table (and the container index):
     its own container row, its thread's mapping and, in a lane that runs the sleep step, the
-    keep-alive mapping of wait mode, its session row."""
+    keep-alive mapping wait mode writes, its session row. IAM grants the keep-alive whatever
+    the mode (`any_sleep_mode`); the dry run (what this run touches) only in wait mode."""
     mappings = (config.thread_id,)
-    if parse_lane(getattr(config, "lane", DEFAULT_LANE)) in SLEEP_STEP.lanes:
+    sleeps = parse_lane(getattr(config, "lane", DEFAULT_LANE)) in SLEEP_STEP.lanes
+    if sleeps and (any_sleep_mode or config.sleep_mode == WAIT_MODE):
         mappings += (keepalive_thread(config.thread_id),)
     return {
         "containers": (config.container_id,),
@@ -52,8 +56,8 @@ class TableUse:
 
 
 def table_uses(config: Any) -> list[TableUse]:
-    """Every platform table (and the container index) with what the run does there."""
-    keys = table_keys(config)
+    """Every platform table (and the container index) with what this run does there."""
+    keys = table_keys(config, any_sleep_mode=False)
     index = f"{config.thread_mappings_table}/index/{config.container_index}"
     return [
         TableUse("containers", config.containers_table, "containerId", CONTAINERS_ACTIONS,

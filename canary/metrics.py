@@ -73,8 +73,12 @@ def scenario_succeeded(run: RunResult, *, skipped: bool = False) -> bool:
 
 def is_verdict(run: RunResult, *, skipped: bool = False) -> bool:
     """Whether the run says anything about the platform (emits ScenarioSuccess): it ran
-    and the canary did not break it. A skipped run and a canary error are no verdict."""
-    return not skipped and not run.error
+    and the canary did not break it, or a step failed on the platform whatever broke in the
+    canary (a late canary fault must not hide an earlier platform failure). A skipped run
+    and a run whose only failures are the canary's own are no verdict."""
+    if skipped:
+        return False
+    return not run.error or any(s.failed and not s.canary_fault for s in run.steps)
 
 
 def run_values(run: RunResult, *, skipped: bool = False) -> dict[str, float]:

@@ -43,6 +43,7 @@ class StepResult:
     findings: list[str] = field(default_factory=list)
     attempts: int = 1
     started_ms: float | None = None  # ms after the run began (set by the runner)
+    canary_fault: bool = False  # failed on the canary's own setup or a bug (set by the runner)
 
     @property
     def failed(self) -> bool:
@@ -58,6 +59,7 @@ class StepResult:
             "measurements": dict(self.measurements),
             "findings": list(self.findings),
             "attempts": self.attempts,
+            "canary_fault": self.canary_fault,
         }
 
 

@@ -303,6 +303,7 @@ def _run_step(spec: Step, ctx: RunContext, run: RunResult, aws_limit: Deadline, 
     step.name = spec.name
     _redact(step, ctx.api_key.peek())
     if canary_error:
+        step.canary_fault = True
         run.error = run.error or step.reason
     step.duration_ms = round((ctx.clock.monotonic() - began) * 1000, 1)
     return step

@@ -17,12 +17,13 @@ NAME = "auth"
 GATEWAY = (502, 503, 504)  # the load balancer's answers when Hermes is not there
 
 
-def probe_thread(ctx: RunContext) -> str:
-    return f"canary-auth-probe-{ctx.run_id}"
+def probe_thread(run_id: str) -> str:
+    """The unknown thread the probe asks for (the dry run shows it too)."""
+    return f"canary-auth-probe-{run_id}"
 
 
 def run(ctx: RunContext) -> StepResult:
-    ans = ctx.resume(timeout_s=ctx.timeout(10.0), auth=False, thread_id=probe_thread(ctx))
+    ans = ctx.resume(timeout_s=ctx.timeout(10.0), auth=False, thread_id=probe_thread(ctx.run_id))
     m: dict = {"http_status": ans.status}
     if ans.status in (401, 403):
         m["auth_not_enforced"] = 0

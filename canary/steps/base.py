@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary.clients.hermes import HermesClient, ResumeAnswer
-from canary.clients.orchestrator import OrchestratorClient
+from canary.clients.orchestrator import OrchestratorClient, epoch
 from canary.clients.preview import PreviewClient
 from canary.clients.state import StateClient
 from canary.clock import Clock
@@ -227,10 +227,14 @@ def session_up(ctx: RunContext) -> bool:
 
 
 READY_STATUSES = ("running", "idle")  # the row's statuses the app itself writes once it serves
-PROBE_TIMEOUT_S = 5.0
-"""One preview probe while waiting for the app: a starting container may hold the request."""
 FIRST_WAIT_S = 0.25
-"""The first pause between readiness probes (then backing off to ECS_POLL_S)."""
+"""The first pause between readiness checks (then backing off to ECS_POLL_S)."""
+APP_GRACE_S = 15.0
+"""A task RUNNING that reports no health (no container health check: UNKNOWN or absent)
+counts as serving this long after ECS's startedAt: its app's boot, which ECS cannot see."""
+APP_WAIT_S = 60.0
+"""How long a task already running is waited for to prove its app serves (a health check's
+interval is 30 s by default) before the checks run anyway and judge what answers."""
 
 
 def row_ready(ctx: RunContext) -> bool:
@@ -239,16 +243,24 @@ def row_ready(ctx: RunContext) -> bool:
 
 def app_ready(ctx: RunContext) -> bool:
     """The app serves: its row says so (the app registers that itself), or ECS says a task of
-    it is RUNNING and healthy (the contract's own "up", what Hermes waits for), else its
-    preview answers 200 through the router. RUNNING alone is not enough: on ECS a task runs
-    before its app is up, and a check run then would judge a starting container."""
+    it is RUNNING and HEALTHY (the contract's "RUNNING and healthy", what Hermes waits for), or
+    RUNNING without health reports for APP_GRACE_S. RUNNING alone is not enough: a task runs
+    before its app is up. Never a preview request: to the router, a GET for a container that
+    is not running is a wake request, and each would start a task."""
     if row_ready(ctx):
         return True
-    if any(t.get("lastStatus") == "RUNNING" and t.get("healthStatus") == "HEALTHY"
-           for t in ctx.tasks.scan().tasks if is_live(t)):
+    now = ctx.clock.now()
+    return any(_serving(t, now) for t in ctx.tasks.scan().tasks if is_live(t))
+
+
+def _serving(task: dict[str, Any], now: float) -> bool:
+    if task.get("lastStatus") != "RUNNING":
+        return False
+    health = task.get("healthStatus")
+    if health == "HEALTHY":
         return True
-    page = ctx.preview.get(ctx.config.thread_id, timeout_s=ctx.timeout(PROBE_TIMEOUT_S))
-    return page.status == 200
+    started = epoch(task.get("startedAt"))
+    return health in (None, "UNKNOWN") and started is not None and now - started >= APP_GRACE_S
 
 
 def require_running(ctx: RunContext, name: str) -> StepResult | None:
@@ -262,21 +274,23 @@ def require_running(ctx: RunContext, name: str) -> StepResult | None:
 
 
 def ensure_running(ctx: RunContext) -> str | None:
-    """Make sure the synthetic container's app serves (an unmeasured resume-preview when
-    nothing runs, then a bounded, polite wait for the app). None when it does, else why not."""
+    """Make sure the synthetic container runs and, as far as the platform shows it, its app
+    serves: an unmeasured resume-preview when nothing runs, then a bounded, polite wait for
+    the app (`app_ready`). A task that runs but never proves its app serves is judged by the
+    check itself after the wait. None to go on, else why not."""
     c = ctx.config
     if row_ready(ctx):
         return None
+    limit_s = APP_WAIT_S
     if not session_up(ctx):
         ans = ctx.resume(timeout_s=ctx.timeout(c.wake_timeout_s))
         if ans.status != 201:
             return ("the container is not running and resume-preview did not wake it: "
                     f"{ans.describe()}")
+        limit_s = c.wake_timeout_s
     ready = poll(ctx.clock, lambda: app_ready(ctx), bool, start_s=FIRST_WAIT_S,
-                 cap_s=ECS_POLL_S,
-                 deadline=min(ctx.deadline, ctx.clock.monotonic() + c.wake_timeout_s))
-    if ready.ok:
+                 cap_s=ECS_POLL_S, deadline=min(ctx.deadline, ctx.clock.monotonic() + limit_s))
+    if ready.ok or session_up(ctx):
         return None
-    return (f"container {c.container_id}'s app did not register running in the containers "
-            f"row nor answer 200 on its preview within {c.wake_timeout_s:g} s "
-            f"({ready.polls} probes)")
+    return (f"container {c.container_id} is not running: no running row and no RUNNING task "
+            f"of the session within {limit_s:g} s ({ready.polls} checks)")

@@ -8,9 +8,14 @@ from canary.steps.base import ALL_LANES, RunContext, Step, result
 NAME = "hermes_not_found"
 
 
+def probe_thread(run_id: str) -> str:
+    """The unknown thread the probe asks for (the dry run shows it too)."""
+    return f"canary-unknown-{run_id}"
+
+
 def run(ctx: RunContext) -> StepResult:
     c = ctx.config
-    thread = f"canary-unknown-{ctx.run_id}"
+    thread = probe_thread(ctx.run_id)
     ans = ctx.hermes.resume_preview(thread, c.client_id, timeout_s=ctx.timeout(10.0))
     m: dict = {"http_status": ans.status}
     if ans.http.error and not ans.status:

@@ -3,10 +3,11 @@ quick checks run.
 
 The quick lane watches a session kept warm. Normally the container is running already; when
 it is not (the first quick run, or the platform stopped it), it is woken through
-resume-preview. Either way the step then waits until the app is ready: its containers row
-says running (the app registers that itself) or its preview answers 200. ECS saying RUNNING
-is not enough: the task runs before the app registers, and route/warm_api would hit a
-starting container and report false contract violations. That wake is never measured as a
+resume-preview. Either way the step then waits (bounded) until the app is ready as far as
+the platform shows it (canary/steps/base.py `app_ready`: the row, ECS's health, or a grace
+after ECS's startedAt; never a preview request, which would be a wake). ECS saying RUNNING
+is not enough: the task runs before the app is up, and route/warm_api would hit a starting
+container and report false contract violations. That wake is never measured as a
 cold wake (no ContainerWakeTime): the quick lane makes no wake promise, and the full lane
 measures cold wakes on its own container.
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 from canary.lanes import Lane
 from canary.models import Status, StepResult
-from canary.steps.base import RunContext, Step, ensure_running, ms, result, row_ready, session_up
+from canary.steps.base import RunContext, Step, app_ready, ensure_running, ms, result, session_up
 
 NAME = "warm_up"
 
 
 def run(ctx: RunContext) -> StepResult:
     cid = ctx.config.container_id
-    if row_ready(ctx):
+    if app_ready(ctx):
         return result(NAME, Status.PASSED, f"container {cid} was already up",
                       {"found": "running"})
     began = ctx.clock.monotonic()

@@ -6,6 +6,7 @@ from canary.models import Status, StepResult
 from canary.steps.base import ALL_LANES, RunContext, Step, result
 
 NAME = "websocket"
+PATH = "_astro/hmr"  # the dev server's HMR socket, under the session's preview
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -16,7 +17,7 @@ UPGRADE = {
 
 def run(ctx: RunContext) -> StepResult:
     c = ctx.config
-    page = ctx.preview.get(c.thread_id, "_astro/hmr", timeout_s=ctx.timeout(10.0),
+    page = ctx.preview.get(c.thread_id, PATH, timeout_s=ctx.timeout(10.0),
                            headers=UPGRADE)
     m: dict = {"http_status": page.status}
     if page.error and not page.status:

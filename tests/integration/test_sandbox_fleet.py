@@ -120,3 +120,42 @@ def test_retire_stops_the_quick_lanes_warm_tasks_and_mappings_and_nothing_else(
     assert main(["retire", "--lane", "quick", "--json"], environ=environ, stdout=out) == 0
     doc = json.loads(out.getvalue())
     assert [(s["session"], s["ok"]) for s in doc["sessions"]] == [("r1", True), ("r2", True)]
+
+
+def test_a_run_writes_deletes_and_stops_only_what_its_dry_run_plan_lists(platform):
+    """The dry run's plan against a real run: every DynamoDB key the run wrote or deleted and
+    every task it stopped (seen on its own boto3 clients) is one the plan names."""
+    from canary.dry_run import plan
+
+    config = CanaryConfig.for_sandbox(platform.info, thread_id="footprint-thread")
+    (session,) = plan(config)["sessions"]
+    allowed = {t["table"]: (t["key"], set(t["keys"])) for t in session["tables"]}
+    own = session["canary_table"]
+    if own:
+        allowed[own["table"]] = (own["key"], {own["memory_item"], own["lambda_lock_item"]})
+    writes: list[tuple[str, str, str]] = []  # (operation, table, partition key value)
+    stops: list[dict[str, Any]] = []
+
+    def on_dynamodb(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+            item = params.get("Item") or params.get("Key") or {}
+            key, _keys = allowed.get(params["TableName"], ("?", set()))
+            writes.append((model.name, params["TableName"], item.get(key, {}).get("S", "?")))
+
+    def on_stop(params: dict[str, Any], **_: Any) -> None:
+        stops.append(dict(params))
+
+    clock = SystemClock()
+    with open_dependencies(config, clock) as deps:
+        deps.dynamodb.meta.events.register("before-parameter-build.dynamodb", on_dynamodb)
+        deps.ecs.meta.events.register("before-parameter-build.ecs.StopTask", on_stop)
+        fleet = run_fleet(config, deps, clock)
+    (run,) = fleet.sessions
+    assert fleet.ok, not_passed(run)
+    assert {op for op, _, _ in writes} >= {"PutItem", "DeleteItem"}  # the hooks saw the run
+    assert [w for w in writes if w[2] not in allowed.get(w[1], ("", set()))[1]] == []
+    assert stops, "a wait-mode run stops the task it woke (cleanup)"
+    ecs = session["ecs"]
+    assert {(s["cluster"], s["reason"]) for s in stops} == {(ecs["cluster"], ecs["stop_reason"])}
+    mine = {t["taskArn"] for t in platform.tasks(session["container_id"])}
+    assert {s["task"] for s in stops} <= mine

@@ -10,7 +10,6 @@ import os
 import selectors
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -75,21 +74,20 @@ def deployment_environment(info: dict[str, Any]) -> dict[str, str]:
 
 
 def test_live_mode_passes_against_a_standalone_sandbox(tmp_path):
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-        stderr=(tmp_path / "sandbox.err").open("w"), stdin=subprocess.DEVNULL,
-    )
+    with (tmp_path / "sandbox.err").open("w") as sandbox_err:
+        sandbox = subprocess.Popen(
+            [sys.executable, "-m", "sandbox"], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+            stderr=sandbox_err, stdin=subprocess.DEVNULL,
+        )  # the child holds its own copy of the descriptor
     try:
         info = read_info_line(sandbox, START_S)
         report = tmp_path / "live.xml"
-        started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", LIVE_MODULE, "-q", "-p", "no:cacheprovider",
              "-o", "addopts=", "--strict-markers", f"--junitxml={report}"],
             cwd=ROOT, env=deployment_environment(info), capture_output=True, text=True,
             timeout=RUN_S, stdin=subprocess.DEVNULL,
         )
-        took = time.monotonic() - started
     finally:
         sandbox.terminate()
         try:
@@ -105,4 +103,3 @@ def test_live_mode_passes_against_a_standalone_sandbox(tmp_path):
                       "skipped": 0}, proc.stdout[-3000:]
     verdicts = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert {name.rsplit(".", 1)[-1] for name in verdicts} == set(STEP_NAMES)
-    assert took < RUN_S

@@ -80,7 +80,7 @@ def test_dry_run_lists_each_table_with_the_canary_s_own_keys(listener):
     container = "canary-canary-thread-7-bot@example.com"
     assert keys == {
         "webordinary-containers": [container],
-        "webordinary-thread-mappings": ["canary-thread-7", "canary-thread-7-keepalive"],
+        "webordinary-thread-mappings": ["canary-thread-7"],
         "webordinary-thread-mappings/index/container-index": [container],
         "webordinary-edit-sessions": ["canary-session-canary-thread-7"],
     }
@@ -160,3 +160,53 @@ def test_dry_run_without_the_canary_s_table_touches_no_memory_item(listener):
     assert code == 0
     assert "memory#" not in out
     assert "session row extras: {'editBranch': 'thread-canary-thread-7'}" in out
+
+
+def only_session(env: dict[str, str]) -> dict:
+    code, out, err = dry_run(env, "--json")
+    assert code == 0, err
+    (session,) = json.loads(out)["sessions"]
+    return session
+
+
+def test_only_wait_mode_lists_the_keepalive_mapping(listener):
+    port = listener.getsockname()[1]
+    for mode, listed in (("wait", True), ("observe", False), ("force", False)):
+        session = only_session(environ(port, SLEEP_MODE=mode, CANARY_BUDGET_S="840",
+                                       IDLE_TIMEOUT_S="60"))
+        keys = {t["table"]: t["keys"] for t in session["tables"]}
+        assert ("canary-thread-7-keepalive" in keys["webordinary-thread-mappings"]) is listed, mode
+
+
+def test_dry_run_probes_are_the_threads_the_probe_steps_ask_for(listener):
+    from canary.steps import auth, hermes_not_found, router_not_found
+
+    requests = only_session(environ(listener.getsockname()[1]))["requests"]
+    assert requests["probes"] == {
+        step.NAME: step.probe_thread("{runId}")
+        for step in (hermes_not_found, router_not_found, auth)}
+    assert requests["probes"]["auth"] != requests["probes"]["hermes_not_found"]
+
+
+def test_dry_run_lists_the_websocket_request(listener):
+    port = listener.getsockname()[1]
+    requests = only_session(environ(port))["requests"]
+    assert requests["websocket"].startswith(
+        f"GET http://127.0.0.1:{port}/session/canary-thread-7/_astro/hmr")
+
+
+def test_dry_run_says_what_observe_mode_and_the_quick_lane_leave_running(listener):
+    port = listener.getsockname()[1]
+    assert "asleep" in only_session(environ(port, SLEEP_MODE="observe"))["leaves_running"]
+    assert "warm" in only_session(environ(port, CANARY_LANE="quick"))["leaves_running"]
+    assert only_session(environ(port, SLEEP_MODE="force"))["leaves_running"] is None
+
+
+def test_a_wait_mode_the_budget_cannot_hold_is_a_problem_line(listener):
+    env = environ(listener.getsockname()[1], SLEEP_MODE="wait", CANARY_BUDGET_S="120")
+    code, out, _ = dry_run(env)
+    assert code == 0
+    (problem,) = [line for line in out.splitlines() if "PROBLEM" in line]
+    assert "SLEEP_MODE=wait" in problem and "CANARY_BUDGET_S is 120 s" in problem
+    assert only_session({**env, "CANARY_BUDGET_S": "840", "IDLE_TIMEOUT_S": "60"}
+                        )["problems"] == []

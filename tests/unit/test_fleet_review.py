@@ -255,18 +255,39 @@ def test_warm_up_waits_until_the_row_says_running_when_ecs_says_running_first(
     assert max(clock.sleeps) <= 2.0 and len(clock.sleeps) < 20  # politely
 
 
-def test_warm_up_takes_a_200_preview_as_ready_and_fails_when_the_app_never_serves(
+def moto_task(arn: str):
+    """moto's own model of a task (its health and start time are ECS's to report)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tasks["webordinary-edit-cluster"][arn]
+
+
+def test_warm_up_goes_on_when_ecs_reports_the_task_healthy_and_never_requests_the_preview(
         make_ctx, platform, clock, aws, h):
+    """To the router a GET for a container that is not running is a wake: the readiness wait
+    reads the row and ECS only."""
     from canary.steps import warm_up
 
-    h.run_task(aws)
-    answers = iter([502, 502, 200])
-    platform.router = lambda r: httpx.Response(next(answers, 200), text="marker:canary-t1-u1")
-    assert warm_up.run(make_ctx(lane="quick")).status is Status.PASSED
+    task = moto_task(h.run_task(aws))
+    task.health_status = "UNKNOWN"
+    clock.at(4.0, lambda: setattr(task, "health_status", "HEALTHY"))
+    previews = []
+    platform.router = lambda r: previews.append(r) or httpx.Response(502, text="starting")
+    step = warm_up.run(make_ctx(lane="quick"))
+    assert step.status is Status.PASSED, step.reason
+    assert step.measurements["found"] == "starting"
+    assert clock.monotonic() >= 1000.0 + 4.0 and previews == []
 
-    platform.router = lambda r: httpx.Response(502, text="container starting")
-    step = warm_up.run(make_ctx(lane="quick", wake_timeout_s=4))
-    assert step.status is Status.FAILED and "did not register running" in step.reason
+
+def test_a_task_running_without_health_reports_serves_after_the_grace_from_its_start(
+        make_ctx, platform, clock, aws, h):
+    from canary.steps import base, warm_up
+
+    task = moto_task(h.run_task(aws))
+    task.started_at = clock.now() - base.APP_GRACE_S - 1  # up long before; no health check
+    step = warm_up.run(make_ctx(lane="quick"))
+    assert (step.status, step.measurements["found"]) == (Status.PASSED, "running")
 
 
 def test_a_transport_failure_another_thread_notes_late_never_retries_the_next_step(
@@ -310,3 +331,10 @@ def test_a_transport_failure_another_thread_notes_late_never_retries_the_next_st
             api_key=ApiKeyProvider(key=h.KEY, clock=clock)), clock, scenario=scenario)
     assert late_done.is_set()
     assert (run.step("second").status, run.step("second").attempts) == (Status.FAILED, 1)
+
+
+def test_a_session_id_equal_to_the_quick_lanes_thread_id_is_refused():
+    """The full lane's tasks would carry `t-quick`, the quick lane's thread: the quick lane
+    would count them as its own, and its cleanup or retire would stop them."""
+    with pytest.raises(ConfigError, match=r"(thread/session|session/thread) id 't-quick'"):
+        from_env(CANARY_THREAD_ID="t", CANARY_SESSION_ID="t-quick")

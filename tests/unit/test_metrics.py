@@ -271,6 +271,17 @@ def test_a_session_the_canary_broke_emits_canary_error_and_no_verdict_the_others
     assert [v["CanaryError"] for v in aggregate] == [1.0, 0.0]
 
 
+def test_a_platform_failure_stays_a_failed_verdict_when_a_later_step_hit_a_canary_fault():
+    """A git remote whose token expired (the canary's fault) must not hide a wake that failed
+    on the platform in the same run: the lane still pages on it."""
+    both = run(steps=[StepResult("wake_hermes", Status.FAILED, reason="over 60 s"),
+                      StepResult("auto_save", Status.FAILED, reason="canary fault: remote",
+                                 canary_fault=True)],
+               error="canary fault: remote")
+    values = values_of(emf_documents(both, environment="test")[0])
+    assert (values["ScenarioSuccess"], values["CanaryError"]) == (0.0, 1.0)
+
+
 def test_a_check_that_passed_only_on_its_retry_is_a_success_but_not_a_first_attempt_success():
     retried = run(steps=[StepResult("preflight", Status.PASSED),
                          StepResult("route", Status.PASSED, attempts=2)], lane="quick")

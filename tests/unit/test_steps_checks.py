@@ -109,17 +109,22 @@ def test_warm_api_runs_when_only_ecs_shows_the_container_up(make_ctx, aws, h, pl
     assert "201 said running but the containers row" in r.reason
 
 
-def test_warm_api_waits_for_the_app_not_for_ecs_saying_running(make_ctx, aws, h, platform):
-    """On ECS a task runs before its app registers: checking then would judge a starting
-    container. Neither the row nor the preview ever says the app serves: not judged."""
-    h.run_task(aws)
-    platform.router = lambda req: httpx.Response(502, text="container starting")
-    calls = []
-    platform.hermes = lambda req: calls.append(req) or httpx.Response(
-        201, json={"status": "starting"})
-    r = warm_api.run(make_ctx(wake_timeout_s=4))
-    assert r.status is Status.FAILED and "did not register running" in r.reason
-    assert calls == [] and "response_ms" not in r.measurements
+def test_warm_api_waits_for_the_app_then_judges_a_task_that_never_proves_it_serves(
+        make_ctx, aws, h, platform, clock):
+    """On ECS a task runs before its app is up: the check waits (bounded) for the row or ECS's
+    health, never requesting the preview (a wake, to the router), then judges what answers."""
+    from canary.steps.base import APP_WAIT_S
+    from canary.tasks import ECS_POLL_S
+
+    h.run_task(aws)  # RUNNING, no health reported, no start time, no row
+    previews = []
+    platform.router = lambda req: previews.append(req) or httpx.Response(502)
+    platform.hermes = lambda req: httpx.Response(201, json={"status": "running"})
+    ctx = make_ctx()
+    waited_s = min(APP_WAIT_S, ctx.deadline - clock.monotonic())
+    r = warm_api.run(ctx)
+    assert clock.monotonic() >= 1000.0 + waited_s - ECS_POLL_S and previews == []
+    assert r.status is Status.FAILED and "201 said running but the containers row" in r.reason
 
 
 def test_warm_api_starting_for_running_container_fails(make_ctx, platform, running):
