@@ -239,22 +239,32 @@ def measurements(phases: list[Phase], task_arn: str | None = None, *,
 
 def of_wake(tasks: SessionTasks, marks: Marks, arns: Iterable[str | None]) -> dict[str, Any]:
     """The phase measurements of a wake, finished or not. Its task is the one the containers
-    row (or else Hermes's 201s) named, if ours; described at most once more
+    row (or else Hermes's 201s) named, if ours; when several are ours (concurrent calls each
+    started one, as the production build was seen to), the first created, which the others
+    raced: `phases_task_note` says so. Each described at most once more
     (SessionTasks.started: none when the run already saw it started). An ECS failure leaves
     the phases not measured."""
     named = [a for a in dict.fromkeys(arns) if a]
-    task, why = None, "no task of this wake identified (no taskArn in the row or the 201s)"
-    if len(named) > 1:
-        why = f"{len(named)} tasks named for this wake: which one served it is unknown"
-    elif named:
+    task, chosen, found = None, None, []
+    why = "no task of this wake identified (no taskArn in the row or the 201s)"
+    for arn in named:
         try:
-            task = tasks.started(named[0])
+            if described := tasks.started(arn):
+                found.append((arn, described))
         except TargetError as exc:
-            why = f"ECS could not describe task {short(named[0])}: {exc}"[:200]
-        else:
-            why = "" if task else f"task {short(named[0])} is not the session's"
-    return measurements(split(marks, task, no_task=why), named[0] if task else None,
-                        finished=marks.finished)
+            why, found = f"ECS could not describe task {short(arn)}: {exc}"[:200], []
+            break
+    else:
+        if found:
+            chosen, task = min(found, key=lambda f: epoch(f[1].get("createdAt")) or float("inf"))
+            why = ""
+        elif named:
+            why = (f"task {short(named[0])} is not the session's" if len(named) == 1 else
+                   f"none of the {len(named)} tasks named for this wake is the session's")
+    m = measurements(split(marks, task, no_task=why), chosen, finished=marks.finished)
+    if len(found) > 1:
+        m["phases_task_note"] = f"the first created of {len(found)} tasks started for this wake"
+    return m
 
 
 @dataclass(frozen=True)

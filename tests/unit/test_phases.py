@@ -209,10 +209,25 @@ def test_phases_read_back_gives_each_phase_once_with_its_reason_in_wake_order():
 
 
 # -- of_wake: which task, and when ECS cannot say ------------------------------------------
-def test_several_tasks_named_for_one_wake_measure_no_ecs_phase(make_ctx):
+def test_tasks_named_for_a_wake_that_are_not_the_sessions_measure_no_ecs_phase(make_ctx):
     m = phases.of_wake(make_ctx().tasks, MARKS, ["arn:a/task/c/1", "arn:a/task/c/2", None])
-    assert m["phase_scheduling_not_measured"].startswith("2 tasks named for this wake")
+    assert m["phase_scheduling_not_measured"] == (
+        "none of the 2 tasks named for this wake is the session's")
     assert "phases_task" not in m and m["phase_preview_ms"] == 2000.0
+
+
+def test_of_several_tasks_started_for_one_wake_the_first_created_is_measured(make_ctx, aws, h):
+    """Concurrent calls each started a task (as the production build was seen to): the
+    first created is the one the others raced, and the measurements say it was chosen."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ecs.models import ecs_backends
+
+    later, first = h.run_task(aws), h.run_task(aws)
+    models = ecs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tasks["webordinary-edit-cluster"]
+    models[later].created_at, models[first].created_at = 1_000_002.0, 1_000_001.0
+    m = phases.of_wake(make_ctx().tasks, MARKS, [later, first])
+    assert m["phases_task"] == first.rsplit("/", 1)[-1][:12]
+    assert m["phases_task_note"] == "the first created of 2 tasks started for this wake"
 
 
 def test_a_task_ecs_cannot_describe_leaves_its_phases_not_measured_and_says_why(make_ctx, aws, h):
