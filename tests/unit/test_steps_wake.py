@@ -111,7 +111,11 @@ def test_preflight_does_not_judge_sleep_when_a_previous_run_left_its_mapping(
 # -- wake_hermes -----
 def test_cold_wake_measures_until_running_and_preview_answers(make_ctx, aws, h, platform,
                                                                 clock):
-    platform.hermes = truthful(aws, h, taskArn="arn:aws:ecs:task/x")
+    # Every call accepted as `starting` (naming a task no contract fact ties yet): whichever
+    # thread's call the fake clock serves last, no call can claim `running` for task x.
+    platform.hermes = lambda req: httpx.Response(201, json={
+        "sessionId": "s", "containerId": CID, "status": "starting",
+        "taskArn": "arn:aws:ecs:task/x"})
     platform.router = router_from_table(aws, h)
     ctx = make_ctx()
     clock.at(0.8, lambda: h.put_container(aws, status="running"))
