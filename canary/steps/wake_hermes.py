@@ -128,11 +128,15 @@ def run(ctx: RunContext) -> StepResult:
     problems, m["contract_violations"] = _judge_answers(
         c, calls.answers, calls.contradictions, waited_s=clock.monotonic() - calls.t0)
     if not state.ok:
-        ctx.run_state.container_down = not session_up(ctx)
         last = (state.last or {}).get("status") if isinstance(state.last, dict) else None
+        try:  # what the wake's failure looks like from the row and ECS, when time allows
+            ctx.run_state.container_down = not session_up(ctx)
+            seen = _row_not_written(ctx, _named(c, calls.answers))
+        except TargetError as exc:  # never hides the calls' own failure (a hung Hermes)
+            seen = f" (could not look further: {exc})"
         problems.append(f"container not running in {c.containers_table} within "
                         f"{ms(clock.monotonic() - calls.t0):.0f} ms (last status "
-                        f"{last or 'none'})" + _row_not_written(ctx, _named(c, calls.answers)))
+                        f"{last or 'none'})" + seen)
     elif page is not None and not page.ok:
         last = page.last
         why = ("answered 200 without the marker " + repr(c.marker_for())
