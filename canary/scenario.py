@@ -81,9 +81,7 @@ def _lane_scenario(lane: Lane) -> Scenario:
 SCENARIO_BY_LANE: dict[Lane, Scenario] = {lane: _lane_scenario(lane) for lane in Lane}
 SCENARIO = SCENARIO_BY_LANE[Lane.FULL]
 STEP_NAMES: tuple[str, ...] = SCENARIO.names
-"""The full lane's steps (JSON, EMF's Step dimension); ALL_STEP_NAMES: every lane's."""
-ALL_STEP_NAMES: tuple[str, ...] = tuple(dict.fromkeys(
-    name for lane in Lane for name in SCENARIO_BY_LANE[lane].names))
+"""The full lane's steps (JSON, EMF's Step dimension)."""
 
 
 def metrics_of(lane: Lane | str) -> frozenset[str]:

@@ -49,28 +49,22 @@ def in_attempt(token: object) -> None:
 
 class TransportTally:
     """How many of one run's exchanges ended without a complete answer (reset, timeout,
-    refused), in all and per step attempt (`in_attempt`). The quick lane retries a check
+    refused), per step attempt (`in_attempt`). The quick lane retries a check
     whose own attempt saw one: the HTTP layer's own classification, never a reading of the
     reason's text (a hostile body may say anything), and never an exchange another thread
     finished late (an abandoned attempt, a step's leftover thread)."""
 
     def __init__(self) -> None:
-        self._count = 0
         self._by_attempt: dict[object, int] = {}
         self._lock = threading.Lock()
 
     def note(self, answer: HttpAnswer) -> HttpAnswer:
         if answer.transport_failure:
             token = _ATTEMPT.get()
-            with self._lock:
-                self._count += 1
-                if token is not None:
+            if token is not None:
+                with self._lock:
                     self._by_attempt[token] = self._by_attempt.get(token, 0) + 1
         return answer
-
-    @property
-    def count(self) -> int:
-        return self._count
 
     def of_attempt(self, token: object) -> int:
         """Transport failures noted by the thread that ran this attempt."""

@@ -76,12 +76,6 @@ class RunContext:
     run_state: RunState = field(default_factory=RunState)
 
     @property
-    def transport_failures(self) -> int:
-        """This run's exchanges that got no complete answer so far (Hermes and the router
-        share one tally, built with them in canary/composition.py)."""
-        return self.hermes.tally.count
-
-    @property
     def hermes(self) -> HermesClient:
         return self.harness.hermes
 
